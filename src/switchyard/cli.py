@@ -1,0 +1,143 @@
+"""``switchyard`` command line: serve | check | simulate | demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+from pathlib import Path
+
+from .config import load_config
+from .errors import ConfigError
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .gateway import Gateway
+    from .server.app import GatewayApp
+
+    config = load_config(args.config)
+    host = args.host or config.server.host
+    port = args.port if args.port is not None else config.server.port
+    app = GatewayApp(Gateway(config))
+    print(
+        f"switchyard: serving {len(config.models)} model(s) and {len(config.routes)} route(s) "
+        f"on http://{host}:{port}/v1",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        loop="uvloop",
+        http="httptools",
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .gateway import Gateway
+    from .providers.transport import AiohttpTransport
+
+    config = load_config(args.config)
+    # Building the gateway resolves every provider type, base URL and capability override; nothing is sent.
+    gateway = Gateway(config, transport=AiohttpTransport())
+    print(
+        f"{args.config}: OK — {len(config.providers)} provider(s), {len(config.models)} model(s), "
+        f"{len(config.routes)} route(s)"
+    )
+    for name in gateway.model_names:
+        deployment = gateway.deployments.get(name)
+        if deployment is not None:
+            print(f"  model  {name:<24} {deployment.provider} → {deployment.model}")
+        else:
+            route = config.routes[name]
+            print(f"  route  {name:<24} {' → '.join([*route.targets, *route.fallbacks])}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulator import Simulator, load_sim_config
+
+    config = load_sim_config(args.config) if args.config else None
+
+    async def run() -> int:
+        async with Simulator(config, host=args.host, port=args.port) as sim:
+            print(
+                f"switchyard simulator on {sim.base_url} (OpenAI: {sim.base_url}/v1, Anthropic and Gemini: "
+                f"{sim.base_url}, Azure: {sim.base_url}/openai/deployments/...)",
+                file=sys.stderr,
+                flush=True,
+            )
+            await asyncio.Event().wait()
+        return 0
+
+    _run_loop(run())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return _run_loop(run_demo(config_path=args.config))
+
+
+def _run_loop(coro: Coroutine[Any, Any, int | None]) -> int:
+    import uvloop  # ships with uvicorn[standard], a dependency
+
+    try:
+        result = uvloop.run(coro)
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchyard", description="A multi-provider LLM gateway.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP gateway")
+    serve.add_argument("--config", "-c", type=Path, required=True)
+    serve.add_argument("--host", default=None, help="default: server.host from the config (127.0.0.1)")
+    serve.add_argument("--port", "-p", type=int, default=None, help="default: server.port from the config (4000)")
+    serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=_serve)
+
+    check = commands.add_parser("check", help="validate a configuration file")
+    check.add_argument("--config", "-c", type=Path, required=True)
+    check.set_defaults(func=_check)
+
+    simulate = commands.add_parser("simulate", help="run the provider simulator")
+    simulate.add_argument("--config", "-c", type=Path, default=None, help="faults and seed (YAML)")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", "-p", type=int, default=8100)
+    simulate.set_defaults(func=_simulate)
+
+    demo = commands.add_parser("demo", help="simulator + gateway + a scripted tour, no API keys needed")
+    demo.add_argument("--config", "-c", type=Path, default=None, help="default: the bundled demo config")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"switchyard: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

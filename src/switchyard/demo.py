@@ -1,0 +1,201 @@
+"""``switchyard demo``: the simulator and the gateway on loopback, a scripted mix of requests through the
+gateway's HTTP API (plain, streaming, tools, JSON schema, a fallback, a client error), and a table of what
+happened. Needs no API keys and no network."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import uvicorn
+
+from .config import load_config
+from .gateway import Gateway
+from .server.app import GatewayApp
+from .simulator import Faults, Latency, Simulator
+
+__all__ = ["run_demo"]
+
+_WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+_CITY_SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "city",
+        "schema": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
+            "required": ["name", "population"],
+        },
+    },
+}
+
+
+@dataclass
+class _Step:
+    title: str
+    model: str
+    prompt: str
+    stream: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+STEPS = [
+    _Step("plain", "gpt-4o-mini", "What is a switchyard?"),
+    _Step("plain", "azure-gpt-4o", "Name three rail yards."),
+    _Step("plain", "claude-sonnet", "Summarise the plot of Hamlet in one line."),
+    _Step("plain", "gemini-flash", "Translate 'good morning' to French."),
+    _Step("plain", "llama-groq", "Give me a haiku about routers."),
+    _Step("plain", "llama-local", "Say hello from the local model."),
+    _Step("stream", "gpt-4o-mini", "Stream a short greeting, please.", stream=True),
+    _Step("stream", "claude-sonnet", "Stream a short story opening.", stream=True),
+    _Step("stream", "gemini-flash", "Stream three words about trains.", stream=True),
+    _Step("tools", "gpt-4o-mini", "What's the weather in Lisbon?", extra={"tools": [_WEATHER_TOOL]}),
+    _Step("tools", "claude-sonnet", "What's the weather in Oslo?", extra={"tools": [_WEATHER_TOOL]}),
+    _Step("tools", "gemini-flash", "What's the weather in Lima?", extra={"tools": [_WEATHER_TOOL]}),
+    _Step("json schema", "claude-sonnet", "Describe Paris as JSON.", extra={"response_format": _CITY_SCHEMA}),
+    _Step("fallback", "resilient", "Primary is down; who answers?"),
+    _Step("client error", "no-such-model", "This model does not exist."),
+]
+
+
+@dataclass
+class _Row:
+    step: _Step
+    status: int
+    provider: str = "-"
+    deployment: str = "-"
+    attempts: str = "-"
+    latency_ms: float = 0.0
+    tokens: str = "-"
+    reply: str = ""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _run_step(session: aiohttp.ClientSession, url: str, step: _Step) -> _Row:
+    body: dict[str, Any] = {"model": step.model, "messages": [{"role": "user", "content": step.prompt}]}
+    body.update(step.extra)
+    if step.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    started = time.perf_counter()
+    async with session.post(
+        f"{url}/v1/chat/completions", data=orjson.dumps(body), headers={"content-type": "application/json"}
+    ) as response:
+        row = _Row(step, response.status)
+        row.provider = response.headers.get("x-switchyard-provider", "-")
+        row.deployment = response.headers.get("x-switchyard-deployment", "-")
+        row.attempts = response.headers.get("x-switchyard-attempts", "-")
+        if response.status != 200:
+            error = (await response.json()).get("error", {})
+            row.reply = f"{error.get('type')}: {error.get('message', '')}"
+        elif step.stream:
+            texts, chunks = [], 0
+            async for line in response.content:
+                if line.startswith(b"data: {"):
+                    event = orjson.loads(line[6:])
+                    chunks += 1
+                    for choice in event.get("choices", []):
+                        texts.append(choice["delta"].get("content") or "")
+                    if event.get("usage"):
+                        row.tokens = f"{event['usage']['prompt_tokens']}/{event['usage']['completion_tokens']}"
+            row.reply = f"[{chunks} chunks] " + "".join(texts)
+        else:
+            data = await response.json()
+            message = data["choices"][0]["message"]
+            calls = message.get("tool_calls") or []
+            row.reply = (
+                "tool call " + ", ".join(f"{c['function']['name']}({c['function']['arguments']})" for c in calls)
+                if calls
+                else message.get("content") or ""
+            )
+            row.tokens = f"{data['usage']['prompt_tokens']}/{data['usage']['completion_tokens']}"
+    row.latency_ms = (time.perf_counter() - started) * 1000
+    return row
+
+
+def _print_table(rows: list[_Row]) -> None:
+    headers = ["#", "what", "model asked", "status", "answered by", "attempts", "ms", "tokens in/out", "reply"]
+    table = [
+        [
+            str(i),
+            r.step.title,
+            r.step.model,
+            str(r.status),
+            f"{r.provider}/{r.deployment}" if r.provider != "-" else "-",
+            r.attempts,
+            f"{r.latency_ms:.1f}",
+            r.tokens,
+            (r.reply[:58] + "…") if len(r.reply) > 59 else r.reply,
+        ]
+        for i, r in enumerate(rows, 1)
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    print(line)
+    print("  ".join("─" * w for w in widths))
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+async def run_demo(config_path: Path | None = None) -> int:
+    async with Simulator() as sim:
+        # Realistic but quick provider latencies; the flaky deployment is down for the whole demo.
+        sim.set_faults(
+            "*", Faults(latency=Latency(dist="lognormal", ms=25, sigma=0.4, max_ms=200), chunk_delay=Latency(ms=4))
+        )
+        sim.set_faults("openai:gpt-4o-flaky", Faults(error_rate=1.0, error_status=503))
+        env = {**os.environ, "SIM_URL": sim.base_url}
+        if config_path is None:
+            with resources.as_file(resources.files("switchyard") / "data" / "demo.yaml") as bundled:
+                config = load_config(bundled, env=env)
+        else:
+            config = load_config(config_path, env=env)
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(GatewayApp(Gateway(config)), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        )
+        serving = asyncio.ensure_future(server.serve())
+        while not server.started:
+            if serving.done():
+                print("switchyard demo: the gateway failed to start", file=sys.stderr)
+                return 1
+            await asyncio.sleep(0.01)
+        url = f"http://127.0.0.1:{port}"
+        print(f"Switchyard demo — simulator at {sim.base_url}, gateway at {url}/v1\n")
+        try:
+            async with aiohttp.ClientSession() as session:
+                rows = [await _run_step(session, url, step) for step in STEPS]
+        finally:
+            server.should_exit = True
+            await serving
+    _print_table(rows)
+    answered = sum(r.status == 200 for r in rows)
+    providers = sorted({r.provider for r in rows if r.status == 200})
+    print(
+        f"\n{answered}/{len(rows)} answered by {len(providers)} providers ({', '.join(providers)}); "
+        f"the fallback row shows a dead primary skipped; the last row shows a clean 404 for a bad model name."
+    )
+    expected_failures = sum(r.step.title == "client error" for r in rows)
+    return 0 if answered == len(rows) - expected_failures else 1

@@ -1,0 +1,113 @@
+"""Shared fixtures: a real simulator, gateways configured against it, and a live HTTP gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+
+from switchyard import Gateway, GatewayApp, parse_config
+from switchyard.simulator import Simulator
+
+
+def sim_config(base_url: str, **extra: Any) -> dict[str, Any]:
+    """A configuration with one deployment per simulated provider, plus routes for fallback tests."""
+    config: dict[str, Any] = {
+        "providers": {
+            "openai": {"type": "openai", "api_key": "sk-test-key", "base_url": f"{base_url}/v1"},
+            "azure": {"type": "azure", "api_key": "az-test-key", "base_url": base_url},
+            "anthropic": {"type": "anthropic", "api_key": "ant-test-key", "base_url": base_url},
+            "gemini": {"type": "gemini", "api_key": "gem-test-key", "base_url": base_url},
+            "down": {"type": "openai", "api_key": "sk-test-key", "base_url": "http://127.0.0.1:9/v1"},
+        },
+        "models": {
+            "gpt": {"provider": "openai", "model": "gpt-4o-mini"},
+            "azure-gpt": {"provider": "azure", "model": "gpt-4o-prod"},
+            "claude": {"provider": "anthropic", "model": "claude-sonnet-4-5"},
+            "gemini": {"provider": "gemini", "model": "gemini-2.0-flash"},
+            "dead": {"provider": "down", "model": "gpt-4o"},
+            "flaky": {"provider": "openai", "model": "gpt-flaky"},
+        },
+        "routes": {
+            "chain": {"targets": ["dead", "flaky"], "fallbacks": ["claude", "gpt"]},
+            "only-dead": {"targets": ["dead", "flaky"]},
+        },
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def gateway(sim: Simulator) -> AsyncIterator[Gateway]:
+    async with Gateway(parse_config(sim_config(sim.base_url))) as gw:
+        yield gw
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveStack:
+    """A simulator and a real uvicorn gateway running on their own event loop in a background thread, so
+    synchronous SDK clients can call them from the test thread."""
+
+    sim: Simulator
+    gateway_url: str
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveStack]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> tuple[Simulator, uvicorn.Server, asyncio.Future[None], str]:
+        simulator = Simulator()
+        await simulator.start()
+        app = GatewayApp(Gateway(parse_config(sim_config(simulator.base_url))))
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+        )
+        serving = asyncio.ensure_future(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.005)
+        return simulator, server, serving, f"http://127.0.0.1:{port}"
+
+    simulator, server, serving, url = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
+    stack = LiveStack(simulator, url, loop)
+    try:
+        yield stack
+    finally:
+
+        async def stop() -> None:
+            server.should_exit = True
+            await serving
+            await simulator.stop()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
