@@ -30,7 +30,8 @@ def test_check_accepts_a_valid_config(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["check", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "OK — 1 provider(s), 1 model(s), 1 route(s)" in out
-    assert "model  gpt" in out and "openai → gpt-4o-mini" in out
+    assert "model  gpt" in out
+    assert "openai → gpt-4o-mini" in out
 
 
 def test_check_names_the_offending_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,14 +70,18 @@ def test_secrets_do_not_print() -> None:
     provider = config.providers["openai"]
     assert "sk-abc" not in repr(provider)
     assert "sk-abc" not in str(config)
-    assert provider.api_key is not None and provider.api_key.get() == "sk-abc"
+    assert provider.api_key is not None
+    assert provider.api_key.get() == "sk-abc"
 
 
 def test_provider_type_and_base_url_are_checked_when_building() -> None:
     with pytest.raises(ConfigError, match=r"providers.x.type: unknown provider type 'bogus' \(known: .*openai"):
-        Gateway(parse_config(minimal(providers={"x": {"type": "bogus"}}, models={"m": {"provider": "x", "model": "m"}})))
-    with pytest.raises(ConfigError, match="providers.az.base_url: provider type 'azure' needs a base_url"):
-        Gateway(parse_config(minimal(providers={"az": {"type": "azure"}}, models={"m": {"provider": "az", "model": "d"}})))
+        Gateway(parse_config(minimal(
+            providers={"x": {"type": "bogus"}}, models={"m": {"provider": "x", "model": "m"}}
+        )))
+    azure = minimal(providers={"az": {"type": "azure"}}, models={"m": {"provider": "az", "model": "d"}})
+    with pytest.raises(ConfigError, match=r"providers\.az\.base_url: provider type 'azure' needs a base_url"):
+        Gateway(parse_config(azure))
 
 
 def test_load_config_file_errors(tmp_path: Path) -> None:

@@ -25,7 +25,8 @@ from switchyard import errors as e
 def test_upstream_error_semantics(cls: type[e.UpstreamError], status: int, retryable: bool, fallback: bool) -> None:
     error = cls("boom", provider="p", deployment="d")
     assert (error.status_code, error.retryable, error.fallback) == (status, retryable, fallback)
-    assert isinstance(error, e.UpstreamError) and isinstance(error, e.SwitchyardError)
+    assert isinstance(error, e.UpstreamError)
+    assert isinstance(error, e.SwitchyardError)
     assert str(error) == "[d] boom"
 
 
@@ -35,7 +36,8 @@ def test_all_attempts_failed_status_depends_on_the_failures() -> None:
     mixed = [*capacity, e.AuthenticationError("key", deployment="c")]
     failed = e.AllAttemptsFailedError(mixed)
     assert failed.status_code == 502
-    assert "a: RateLimitedError: slow" in failed.message and "c: AuthenticationError: key" in failed.message
+    assert "a: RateLimitedError: slow" in failed.message
+    assert "c: AuthenticationError: key" in failed.message
 
 
 def test_request_errors_are_client_errors() -> None:

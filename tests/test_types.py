@@ -30,4 +30,5 @@ def test_response_shortcuts_and_usage_total() -> None:
     )
     assert response.text == "hi"
     assert response.message.role == "assistant"
-    assert response.usage is not None and response.usage.total_tokens == 7
+    assert response.usage is not None
+    assert response.usage.total_tokens == 7

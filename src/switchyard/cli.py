@@ -7,8 +7,8 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from .config import load_config
 from .errors import ConfigError

@@ -6,7 +6,6 @@ import json
 
 import openai
 import pytest
-
 from tests.conftest import LiveStack
 
 WEATHER = {
@@ -34,7 +33,8 @@ def test_sync_create(live: LiveStack, model: str) -> None:
     assert completion.choices[0].message.content is not None
     assert completion.choices[0].message.content.endswith("says: Hi")
     assert completion.choices[0].finish_reason == "stop"
-    assert completion.usage is not None and completion.usage.completion_tokens > 0
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens > 0
     assert raw.headers["x-switchyard-deployment"] == model
     assert raw.headers["x-request-id"]
 
@@ -51,7 +51,8 @@ def test_sync_stream_with_usage(live: LiveStack, model: str) -> None:
         chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.endswith("says: Tell me something nice today")
-    assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.prompt_tokens > 0
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finishes == ["stop"]
 
@@ -137,7 +138,7 @@ def test_mid_stream_failure_raises_in_the_sdk(live: LiveStack) -> None:
             stream = client.chat.completions.create(
                 model="gpt", messages=[{"role": "user", "content": "one two three four five six"}], stream=True
             )
-            with pytest.raises(openai.APIError, match="stream ended before it was complete|upstream"):
+            with pytest.raises(openai.APIError, match=r"stream ended before it was complete|upstream"):
                 for _ in stream:
                     pass
     finally:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import sim_config
 
 from switchyard import (
     AllAttemptsFailedError,
     BadRequestError,
+    ChatChunk,
     ChatRequest,
     ContentFilteredError,
     Gateway,
@@ -17,7 +19,6 @@ from switchyard import (
     parse_config,
 )
 from switchyard.simulator import Simulator
-from tests.conftest import sim_config
 
 
 def ask(model: str, **kwargs: object) -> ChatRequest:
@@ -74,7 +75,8 @@ async def test_candidates_that_cannot_serve_are_skipped_without_a_call(sim: Simu
     config["routes"]["biased"] = {"targets": ["claude"], "fallbacks": ["gpt"]}
     async with Gateway(parse_config(config)) as gateway:
         response = await gateway.chat(ask("biased", logit_bias={"1": 1.0}))
-        assert response.meta is not None and response.meta.deployment == "gpt"
+        assert response.meta is not None
+        assert response.meta.deployment == "gpt"
         assert [a.deployment for a in response.meta.attempts] == ["gpt"]
         with pytest.raises(UnsupportedFeatureError, match="provider 'anthropic'"):
             await gateway.chat(ask("claude", logit_bias={"1": 1.0}))
@@ -92,10 +94,14 @@ async def test_stream_falls_back_before_first_chunk_only(gateway: Gateway, sim: 
 async def test_stream_failure_after_output_reaches_the_consumer(gateway: Gateway, sim: Simulator) -> None:
     sim.set_faults("openai", {"cut_stream_rate": 1.0, "cut_after_chunks": 2})
     stream = await gateway.stream(ask("gpt", stream=True))
-    received = []
-    with pytest.raises(UpstreamUnavailableError):
+    received: list[ChatChunk] = []
+
+    async def consume() -> None:
         async for chunk in stream:
             received.append(chunk)
+
+    with pytest.raises(UpstreamUnavailableError):
+        await consume()
     assert received, "the first chunks arrived before the cut"
     await stream.aclose()
 

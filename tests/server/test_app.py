@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from tests.conftest import sim_config
 
 from switchyard import Gateway, GatewayApp, parse_config
 from switchyard.simulator import Simulator
-from tests.conftest import sim_config
 
 CHAT = "/v1/chat/completions"
 

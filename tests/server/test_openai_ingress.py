@@ -39,17 +39,22 @@ def test_full_request_translates_every_field() -> None:
         user="u-1", stream=True, stream_options={"include_usage": True},
     )
     system, user, assistant, tool = request.messages
-    assert system.role == "system" and system.text == "be brief"
+    assert system.role == "system"
+    assert system.text == "be brief"
     assert user.content == [TextPart("what is this?"), ImagePart("data:image/png;base64,AAAA", "low")]
     assert user.name == "ann"
     assert assistant.tool_calls == [ToolCall(id="c1", name="look", arguments='{"x":1}')]
-    assert tool.role == "tool" and tool.tool_call_id == "c1" and tool.text == "a cat"
+    assert tool.role == "tool"
+    assert tool.tool_call_id == "c1"
+    assert tool.text == "a cat"
     assert request.tools[0].strict is True
     assert request.tool_choice == ToolChoice("tool", "look")
-    assert request.response_format is not None and request.response_format.schema == {"type": "object"}
+    assert request.response_format is not None
+    assert request.response_format.schema == {"type": "object"}
     assert (request.max_tokens, request.stop, request.seed, request.n) == (50, ["END"], 7, 2)
     assert (request.logprobs, request.top_logprobs, request.logit_bias) == (True, 3, {"1": 2.0})
-    assert request.stream and request.include_usage
+    assert request.stream
+    assert request.include_usage
     assert request.extra == {}
 
 
@@ -92,4 +97,5 @@ def test_max_tokens_and_stop_list() -> None:
     request = parse(max_tokens=10, stop=["a", "b"])
     assert request.max_tokens == 10
     assert request.stop == ["a", "b"]
-    assert not request.stream and not request.include_usage
+    assert not request.stream
+    assert not request.include_usage

@@ -8,6 +8,7 @@ request flow (auth, faults, latency, hangs, garbling, cut streams) lives here on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -82,7 +83,9 @@ class ProviderSim(ABC):
         code, body = self.error(kind, status, message)
         return web.Response(body=orjson.dumps(body), status=code, content_type="application/json", headers=headers)
 
-    async def handle(self, request: web.Request, model: str, stream: bool, data: Any | None = None) -> web.StreamResponse:
+    async def handle(
+        self, request: web.Request, model: str, stream: bool, data: Any | None = None
+    ) -> web.StreamResponse:
         if data is None:
             try:
                 data = orjson.loads(await request.read())
@@ -146,11 +149,9 @@ class ProviderSim(ABC):
     async def _stream(self, request: web.Request, frames: list[bytes], decision: Decision) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
         await response.prepare(request)
-        try:
+        # The client may go away mid-stream (a gateway cancelling a hedge, a test closing early): not an error.
+        with contextlib.suppress(ConnectionResetError):
             await self._write_frames(request, response, frames, decision)
-        except ConnectionResetError:
-            # The client went away mid-stream (a gateway cancelling a hedge, a test closing early): not an error.
-            pass
         return response
 
     async def _write_frames(

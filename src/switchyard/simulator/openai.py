@@ -221,7 +221,8 @@ class AzureOpenAISim(OpenAISim):
 
     def content_filtered(self, prompt: Prompt, model: str, ident: int, stream: bool) -> web.StreamResponse:
         body = {"error": {
-            "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+            "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management "
+                       "policy.",
             "type": None, "param": "prompt", "code": "content_filter", "status": 400,
             "innererror": {"code": "ResponsibleAIPolicyViolation"},
         }}
