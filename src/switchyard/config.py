@@ -20,9 +20,14 @@ import yaml
 from .errors import ConfigError
 
 __all__ = [
+    "BreakerPolicy",
     "Config",
+    "HealthConfig",
+    "HedgeConfig",
     "ModelConfig",
     "ProviderConfig",
+    "ResilienceConfig",
+    "RetryPolicy",
     "RouteConfig",
     "Secret",
     "ServerConfig",
@@ -61,6 +66,9 @@ class Timeouts(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     connect: float = 10.0
     read: float = 120.0
     total: float = 600.0
+    first_token: float | None = None
+    """Streams: the longest wait for the first chunk (default: ``read``). A hung upstream is abandoned, and the
+    request falls back, this soon."""
 
 
 class ProviderConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -82,14 +90,83 @@ class ModelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_output_tokens: int | None = None
     """Default ``max_tokens`` where the provider requires one (Anthropic) and the request sets none."""
     timeout: Timeouts | None = None
+    context_window: int | None = None
+    """Tokens of prompt plus answer the model takes. Known windows let a request that was too long for one model
+    fall back only to models with a larger window."""
     capabilities: dict[str, bool] = msgspec.field(default_factory=dict)
     """Overrides of the provider profile's capability flags (``vision: false``, ``tools: false``...)."""
+
+
+class RetryPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """How often one deployment is tried again, per error class, before the walk moves on for good."""
+
+    max_attempts: int = 6
+    """Upstream calls for one request, every candidate and retry together."""
+    timeout: int = 1
+    server_error: int = 2
+    """Retries after a 5xx, a reset connection or a malformed answer, with exponential backoff and full jitter."""
+    rate_limit: int = 1
+    """Retries after a 429, taken only once the other candidates have been tried, after its ``Retry-After``."""
+    backoff_base_s: float = 0.1
+    backoff_max_s: float = 2.0
+    retry_after_cap_s: float = 10.0
+    """A longer ``Retry-After`` is not waited for: the deployment is left for this request."""
+
+
+class BreakerPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    failures: int = 3
+    """Open after this many failures in a row..."""
+    window_s: float = 60.0
+    error_rate: float = 0.5
+    """...or when, within ``window_s``, at least ``min_requests`` calls were made and this share of them failed."""
+    min_requests: int = 10
+    cooldown_s: float = 30.0
+    """How long an open breaker stays open before it admits one probe."""
+    probe_timeout_s: float = 60.0
+    """A probe that never reports back (its caller went away) frees the half-open slot after this long."""
+
+
+class HedgeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """Send the request to the next candidate too when the first has not answered (first chunk, for streams)
+    within ``delay_ms`` or, with ``percentile``, the deployment's recent latency at that percentile."""
+
+    delay_ms: float = 500.0
+    percentile: float | None = None
+    """e.g. ``0.95``: hedge after the deployment's recent p95; ``delay_ms`` until enough samples exist."""
 
 
 class RouteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     targets: list[str]
     fallbacks: list[str] = msgspec.field(default_factory=list)
     strategy: Literal["priority"] = "priority"
+    retry: RetryPolicy | None = None
+    """Default: ``resilience.retry``."""
+    deadline_s: float | None = None
+    fallback_on_content_filter: bool | None = None
+    stream_continue: bool = False
+    """When a stream breaks after output was sent, continue it on the next candidate, with the partial answer as
+    an assistant prefix, instead of ending it with an error event."""
+    hedge: HedgeConfig | None = None
+
+
+class HealthConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    probe_interval_s: float = 0.0
+    """Active probes: a one-token request to every deployment this often (0: passive statistics only). Probes
+    are billed like any request."""
+    probe_timeout_s: float = 10.0
+
+
+class ResilienceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    fallbacks: list[str] = msgspec.field(default_factory=list)
+    """The default chain: tried after a route's (or a model's) own candidates."""
+    retry: RetryPolicy = msgspec.field(default_factory=RetryPolicy)
+    breaker: BreakerPolicy = msgspec.field(default_factory=BreakerPolicy)
+    deadline_s: float = 300.0
+    """Bounds the whole walk over candidates, retries and backoff of one request (to the first chunk, for
+    streams)."""
+    fallback_on_content_filter: bool = False
+    """Off by default: another provider answering what one refused is a policy decision."""
+    health: HealthConfig = msgspec.field(default_factory=HealthConfig)
 
 
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -102,6 +179,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     providers: dict[str, ProviderConfig]
     models: dict[str, ModelConfig]
     routes: dict[str, RouteConfig] = msgspec.field(default_factory=dict)
+    resilience: ResilienceConfig = msgspec.field(default_factory=ResilienceConfig)
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
 
 
@@ -157,6 +235,9 @@ def _check_references(config: Config) -> None:
             for i, member in enumerate(members):
                 if member not in config.models:
                     raise ConfigError(f"unknown model '{member}'", key=f"routes.{name}.{field}[{i}]")
+    for i, member in enumerate(config.resilience.fallbacks):
+        if member not in config.models:
+            raise ConfigError(f"unknown model '{member}'", key=f"resilience.fallbacks[{i}]")
     if not 0 < config.server.port < 65536:
         raise ConfigError("must be between 1 and 65535", key="server.port")
 
@@ -192,6 +273,7 @@ def parse_config(data: Any, *, env: dict[str, str] | None = None) -> Config:
         providers=_section(data, "providers", ProviderConfig),
         models=_section(data, "models", ModelConfig),
         routes=_section(data, "routes", RouteConfig),
+        resilience=_convert(data.get("resilience") or {}, ResilienceConfig, "resilience"),
         server=_convert(data.get("server") or {}, ServerConfig, "server"),
     )
     _check_references(config)
