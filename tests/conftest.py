@@ -15,6 +15,13 @@ import uvicorn
 from switchyard import Gateway, GatewayApp, parse_config
 from switchyard.simulator import Simulator
 
+SINGLE_SHOT: dict[str, Any] = {
+    "retry": {"max_attempts": 1},
+    "breaker": {"failures": 1_000_000, "min_requests": 1_000_000},
+}
+"""``resilience`` settings for tests of one adapter: every call is one upstream request, and no breaker trips
+between tests of error mapping. Retries and breakers have their own tests in ``tests/resilience``."""
+
 
 def sim_config(base_url: str, **extra: Any) -> dict[str, Any]:
     """A configuration with one deployment per simulated provider, plus routes for fallback tests."""

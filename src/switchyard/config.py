@@ -109,7 +109,7 @@ class RetryPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froz
     """Retries after a 429, taken only once the other candidates have been tried, after its ``Retry-After``."""
     backoff_base_s: float = 0.1
     backoff_max_s: float = 2.0
-    retry_after_cap_s: float = 10.0
+    retry_after_cap_s: float = 5.0
     """A longer ``Retry-After`` is not waited for: the deployment is left for this request."""
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from tests.conftest import SINGLE_SHOT
 
 from switchyard import Gateway, parse_config
 from switchyard.errors import (
@@ -58,7 +59,11 @@ def config(base_url: str, api_key: str | None = KEY, **provider: Any) -> dict[st
     anthropic: dict[str, Any] = {"type": "anthropic", "base_url": base_url, **provider}
     if api_key is not None:
         anthropic["api_key"] = api_key
-    return {"providers": {"anthropic": anthropic}, "models": {"claude": {"provider": "anthropic", "model": MODEL}}}
+    return {
+        "resilience": SINGLE_SHOT,
+        "providers": {"anthropic": anthropic},
+        "models": {"claude": {"provider": "anthropic", "model": MODEL}},
+    }
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from tests.conftest import SINGLE_SHOT
 
 from switchyard import Gateway, parse_config
 from switchyard.errors import AuthenticationError, ContentFilteredError
@@ -58,6 +59,7 @@ async def wire() -> AsyncIterator[Wire]:
 
 def config(base_url: str, **provider: Any) -> dict[str, Any]:
     return {
+        "resilience": SINGLE_SHOT,
         "providers": {
             "azure": {"type": "azure", "api_key": KEY, "base_url": base_url, **provider},
             "openai": {"type": "openai", "api_key": "sk-other", "base_url": f"{base_url}/v1"},

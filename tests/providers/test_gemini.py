@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from tests.conftest import SINGLE_SHOT
 
 from switchyard import Gateway, parse_config
 from switchyard.errors import (
@@ -65,7 +66,11 @@ def config(base_url: str, api_key: str | None = KEY, **provider: Any) -> dict[st
     gemini: dict[str, Any] = {"type": "gemini", "base_url": base_url, **provider}
     if api_key is not None:
         gemini["api_key"] = api_key
-    return {"providers": {"gemini": gemini}, "models": {"gem": {"provider": "gemini", "model": MODEL}}}
+    return {
+        "resilience": SINGLE_SHOT,
+        "providers": {"gemini": gemini},
+        "models": {"gem": {"provider": "gemini", "model": MODEL}},
+    }
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from tests.conftest import SINGLE_SHOT
 
 from switchyard import Gateway, parse_config
 from switchyard.errors import (
@@ -60,6 +61,7 @@ PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUl
 
 def config(base_url: str, api_key: str = KEY, **provider: Any) -> dict[str, Any]:
     return {
+        "resilience": SINGLE_SHOT,
         "providers": {"openai": {"type": "openai", "api_key": api_key, "base_url": base_url, **provider}},
         "models": {"gpt": {"provider": "openai", "model": MODEL}},
     }
@@ -618,6 +620,7 @@ async def test_api_key_never_appears_when_every_attempt_fails(sim: Simulator) ->
     cfg["providers"]["down"] = {"type": "openai", "api_key": KEY, "base_url": f"http://127.0.0.1:{unused_port()}/v1"}
     cfg["models"]["dead"] = {"provider": "down", "model": MODEL}
     cfg["routes"] = {"both": {"targets": ["dead", "gpt"]}}
+    cfg["resilience"] = {**SINGLE_SHOT, "retry": {"max_attempts": 2}}
     async with Gateway(parse_config(cfg)) as gw:
         with pytest.raises(AllAttemptsFailedError) as caught:
             await gw.chat(ChatRequest(model="both", messages=[Message.user("hello")]))

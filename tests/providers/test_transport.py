@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from tests.conftest import SINGLE_SHOT
 
 from switchyard import Gateway, parse_config
 from switchyard.config import Timeouts
@@ -268,6 +269,7 @@ async def test_adapters_leave_connections_reusable() -> None:
             {
                 "providers": {"p": {"type": "openai", "api_key": "k", "base_url": f"{sim.base_url}/v1"}},
                 "models": {"m": {"provider": "p", "model": "gpt-4o-mini"}},
+                "resilience": SINGLE_SHOT,
             }
         )
         question = [Message.user("one two three four five six seven eight")]

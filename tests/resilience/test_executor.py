@@ -54,19 +54,22 @@ async def test_bad_request_is_not_retried_elsewhere(gateway: Gateway, sim: Simul
     assert sim.requests.get("anthropic:claude-sonnet-4-5") is None
 
 
-async def test_single_attempt_raises_its_own_error(gateway: Gateway, sim: Simulator) -> None:
+async def test_retry_after_beyond_the_cap_is_not_waited_for(gateway: Gateway, sim: Simulator) -> None:
     sim.set_faults("openai", {"rate_limit_rate": 1.0, "retry_after_s": 9})
     with pytest.raises(RateLimitedError) as info:
         await gateway.chat(ask("gpt"))
     assert info.value.retry_after == 9
     assert info.value.deployment == "gpt"
+    assert sim.requests == {"openai:gpt-4o-mini": 1}
 
 
 async def test_every_attempt_failing_raises_all_attempts_failed(gateway: Gateway, sim: Simulator) -> None:
     sim.set_faults("openai:gpt-flaky", {"error_rate": 1.0})
     with pytest.raises(AllAttemptsFailedError) as info:
         await gateway.chat(ask("only-dead"))
-    assert [type(e) for e in info.value.errors] == [UpstreamUnavailableError, UpstreamUnavailableError]
+    # Each failed deployment is retried (server_error: 2) after the others were tried, up to max_attempts (6).
+    assert sorted(e.deployment for e in info.value.errors) == ["dead"] * 3 + ["flaky"] * 3
+    assert {type(e) for e in info.value.errors} == {UpstreamUnavailableError}
     assert info.value.status_code == 503
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import email.utils
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
@@ -105,6 +105,7 @@ class Deployment:
     profile: Profile
     timeout: Timeouts
     max_output_tokens: int | None = None
+    context_window: int | None = None
 
     @classmethod
     def from_config(cls, name: str, config: ModelConfig, adapter: Adapter) -> Deployment:
@@ -119,12 +120,13 @@ class Deployment:
             profile=profile,
             timeout=config.timeout or adapter.config.timeout,
             max_output_tokens=config.max_output_tokens,
+            context_window=config.context_window,
         )
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         return await self.adapter.chat(request, self)
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         return self.adapter.stream(request, self)
 
 
@@ -222,7 +224,7 @@ class Adapter(ABC):
                 deployment=deployment.name,
             ) from exc
 
-    async def stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest, deployment: Deployment) -> AsyncGenerator[ChatChunk, None]:
         self.check_request(request, deployment)
         upstream = self._build_request(request, deployment, stream=True)
         response = await self._send(upstream, deployment)

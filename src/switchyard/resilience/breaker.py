@@ -93,6 +93,13 @@ def _record(
     return updated, updated.state
 
 
+def _release(record: BreakerRecord | None) -> tuple[BreakerRecord, None]:
+    record = record or _CLOSED
+    if record.state != "half_open":
+        return record, None
+    return msgspec.structs.replace(record, probe_until=0.0), None
+
+
 class Breaker:
     """The breakers of every deployment of one gateway. ``clock`` is injectable so tests need not sleep."""
 
@@ -126,6 +133,12 @@ class Breaker:
         return await self.store.update(
             KEY_PREFIX + deployment, BreakerRecord, lambda r: _record(r, now, policy, error, force_open)
         )
+
+    async def release(self, deployment: str) -> None:
+        """End a probe that gave no verdict (a 429, a cancelled call): the next request may probe at once."""
+        record = await self.store.get(KEY_PREFIX + deployment, BreakerRecord)
+        if record is not None and record.state == "half_open":
+            await self.store.update(KEY_PREFIX + deployment, BreakerRecord, _release)
 
     async def snapshot(self, deployment: str) -> BreakerRecord:
         record = await self.store.get(KEY_PREFIX + deployment, BreakerRecord)

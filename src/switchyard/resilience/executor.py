@@ -1,137 +1,348 @@
-"""Running a plan: try each candidate in order until one answers.
+"""Running a plan: walk its candidates, retrying and falling back as each error's class allows.
 
-An error that says another deployment could succeed (``UpstreamError.fallback``) moves on to the next
-candidate; one that says the request itself is at fault (bad request, content refused) ends the walk at once.
-A candidate that cannot honour the request (``UnsupportedFeatureError``) is skipped without a call.
-Streams fall back only before their first chunk: after that the client has seen output.
+Per error class (see ``policy.classify``): a timeout is retried once, 5xx-like failures with exponential backoff
+and jitter, a 429 only after every other candidate was tried and its ``Retry-After`` (capped) has passed; bad
+credentials open the deployment's breaker at once; a bad request ends the walk, except context-length, which
+moves on to models with a larger window; a content refusal ends it unless the route allows fallback. Deployments
+whose breaker is open are skipped without a call, and a per-request deadline bounds the whole walk.
+
+Streams are walked to their first chunk; after that the client has seen output, and :class:`ChatStream` either
+ends with the error or, when the route opts in, continues on the next candidate with the partial answer as an
+assistant prefix. Hedging (opt-in) races the next candidate against a slow first one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import logging
+import random
 import time
-from collections.abc import AsyncIterator
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from ..errors import (
     AllAttemptsFailedError,
+    RateLimitedError,
     SwitchyardError,
     UnsupportedFeatureError,
     UpstreamError,
+    UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
 from ..providers.base import Deployment
 from ..routing.plan import Plan
-from ..types import Attempt, ChatChunk, ChatRequest, ChatResponse, ResponseMeta
+from ..types import Attempt, ChatRequest, ChatResponse, Message, ResponseMeta
+from .breaker import Breaker
+from .health import HealthMonitor
+from .policy import backoff, classify
+from .stream import ChatStream, Opened
 
 __all__ = ["ChatStream", "Executor"]
 
+logger = logging.getLogger("switchyard.resilience")
 
-class ChatStream:
-    """An open upstream stream: iterate it for chunks; ``meta`` says who is answering."""
+T = TypeVar("T")
 
-    def __init__(self, first: ChatChunk, rest: AsyncIterator[ChatChunk], meta: ResponseMeta) -> None:
-        self._first: ChatChunk | None = first
-        self._rest = rest
-        self.meta = meta
 
-    def __aiter__(self) -> ChatStream:
-        return self
+class Executor:
+    def __init__(
+        self,
+        breaker: Breaker,
+        health: HealthMonitor,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.breaker = breaker
+        self.health = health
+        self.rng = rng or random.Random()
+        self.clock = clock
 
-    async def __anext__(self) -> ChatChunk:
-        if self._first is not None:
-            chunk, self._first = self._first, None
-            return chunk
-        return await self._rest.__anext__()
+    async def chat(self, plan: Plan, request: ChatRequest) -> ChatResponse:
+        walk = _Walk(self, plan, request)
 
-    async def aclose(self) -> None:
-        """Stop reading and release the upstream connection."""
-        aclose = getattr(self._rest, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        async def call(deployment: Deployment) -> ChatResponse:
+            return await deployment.chat(request)
+
+        response, deployment = await walk.run(call)
+        response.meta = walk.meta(deployment)
+        return response
+
+    async def stream(self, plan: Plan, request: ChatRequest) -> ChatStream:
+        walk = _Walk(self, plan, request)
+        opened, deployment = await walk.run(lambda d: self.open_stream(d, request), stream=True)
+        resume = None
+        if plan.policy.stream_continue:
+            resume = self._resumer(plan, request)
+        return ChatStream(opened, walk.meta(deployment), self, resume)
+
+    async def open_stream(self, deployment: Deployment, request: ChatRequest) -> Opened:
+        """Open a stream and wait for its first chunk, within the deployment's first-token timeout."""
+        started = time.perf_counter()
+        chunks = deployment.stream(request)
+        limit = deployment.timeout.first_token or deployment.timeout.read
+        try:
+            async with asyncio.timeout(limit):
+                first = await chunks.__anext__()
+        except TimeoutError:
+            await chunks.aclose()
+            raise UpstreamTimeoutError(
+                f"no first token within {limit:g}s", provider=deployment.provider, deployment=deployment.name
+            ) from None
+        except StopAsyncIteration:
+            raise UpstreamUnavailableError(
+                "upstream stream ended without any output", provider=deployment.provider, deployment=deployment.name
+            ) from None
+        except BaseException:
+            await chunks.aclose()
+            raise
+        self.health.first_token(deployment.name, (time.perf_counter() - started) * 1000)
+        return Opened(deployment, first, chunks, started)
+
+    def _resumer(self, plan: Plan, request: ChatRequest) -> Callable[[Deployment, str], Awaitable[Opened]]:
+        async def resume(failed: Deployment, partial: str) -> Opened:
+            # The rest of the plan, after the deployment that broke, answers the same question with the partial
+            # answer as an assistant prefix: it continues the text instead of starting over.
+            rest = plan.candidates[plan.candidates.index(failed) + 1 :] if failed in plan.candidates else ()
+            continued = Plan(plan.requested, plan.route, rest, plan.policy)
+            follow_up = ChatRequest(**{
+                **{f: getattr(request, f) for f in request.__struct_fields__},
+                "messages": [*request.messages, Message.assistant(partial)],
+            })
+            walk = _Walk(self, continued, follow_up)
+            opened, _ = await walk.run(lambda d: self.open_stream(d, follow_up), stream=True)
+            return opened
+
+        return resume
 
 
 class _Walk:
-    """Bookkeeping for one walk over a plan's candidates."""
+    """One request's walk over a plan: the queue of candidates, retries owed, and what was tried."""
 
-    __slots__ = ("attempts", "errors", "plan", "skipped")
-
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, executor: Executor, plan: Plan, request: ChatRequest) -> None:
+        self.x = executor
         self.plan = plan
+        self.policy = plan.policy
+        self.request = request
+        self.queue: deque[Deployment] = deque(plan.candidates)
+        self.deferred: list[tuple[float, int, Deployment]] = []  # (ready at, order, deployment): 429s to retry
+        self.retries: Counter[tuple[str, str]] = Counter()
+        self.calls = 0
+        self.deadline = executor.clock() + self.policy.deadline_s
+        self.window_needed = 0  # after a context-length failure: only larger windows are worth a call
         self.attempts: list[Attempt] = []
         self.errors: list[UpstreamError] = []
         self.skipped: list[UnsupportedFeatureError] = []
+        self.open_breakers: list[str] = []
+        self.expired = False
 
-    def failed(self, deployment: Deployment, exc: UpstreamError, started: float) -> None:
+    # -- choosing the next call -----------------------------------------------------------------------------
+
+    async def next_candidate(self) -> Deployment | None:
+        x, retry = self.x, self.policy.retry
+        while self.calls < retry.max_attempts:
+            if self.queue:
+                deployment = self.queue.popleft()
+            elif self.deferred:
+                ready_at, _, deployment = heapq.heappop(self.deferred)
+                wait = ready_at - x.clock()
+                if x.clock() + wait >= self.deadline:
+                    continue
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            else:
+                return None
+            if deployment.context_window is not None and deployment.context_window <= self.window_needed:
+                continue
+            try:
+                deployment.adapter.check_request(self.request, deployment)
+            except UnsupportedFeatureError as exc:
+                self.skipped.append(exc)
+                continue
+            if await x.breaker.admit(deployment.name) == "open":
+                self.open_breakers.append(deployment.name)
+                continue
+            return deployment
+        return None
+
+    # -- the loop -------------------------------------------------------------------------------------------
+
+    async def run(
+        self, call: Callable[[Deployment], Awaitable[T]], *, stream: bool = False
+    ) -> tuple[T, Deployment]:
+        while (deployment := await self.next_candidate()) is not None:
+            remaining = self.deadline - self.x.clock()
+            if remaining <= 0:
+                break
+            hedge = self.policy.hedge
+            if hedge is not None:
+                outcome = await self._hedged(deployment, call, remaining, stream)
+            else:
+                outcome = await self._attempt(deployment, call, remaining)
+            if outcome is not None:
+                return outcome
+            if self.expired:
+                break
+        raise self.give_up()
+
+    async def _attempt(
+        self, deployment: Deployment, call: Callable[[Deployment], Awaitable[T]], remaining: float
+    ) -> tuple[T, Deployment] | None:
+        self.calls += 1
+        started = time.perf_counter()
+        health = self.x.health
+        health.started(deployment.name)
+        try:
+            async with asyncio.timeout(remaining):
+                result = await call(deployment)
+        except TimeoutError:
+            self.expired = True
+            exc = UpstreamTimeoutError(
+                f"request deadline of {self.policy.deadline_s:g}s exceeded",
+                provider=deployment.provider, deployment=deployment.name,
+            )
+            await self.failed(deployment, exc, started)
+            return None
+        except UpstreamError as exc:
+            await self.failed(deployment, exc, started)
+            return None
+        except asyncio.CancelledError:
+            await self.x.breaker.release(deployment.name)
+            raise
+        finally:
+            health.finished(deployment.name)
+        await self.succeeded(deployment, started)
+        return result, deployment
+
+    async def _hedged(
+        self, deployment: Deployment, call: Callable[[Deployment], Awaitable[T]], remaining: float, stream: bool
+    ) -> tuple[T, Deployment] | None:
+        """Race the next candidate against ``deployment`` once it has been slow for the hedge delay."""
+        assert self.policy.hedge is not None
+        hedge = self.policy.hedge
+        delay = hedge.delay_ms / 1000
+        if hedge.percentile is not None:
+            observed = self.x.health.get(deployment.name).percentile("ttft" if stream else "latency", hedge.percentile)
+            delay = observed / 1000 if observed is not None else delay
+        tasks: dict[asyncio.Task[tuple[T, Deployment] | None], Deployment] = {
+            asyncio.ensure_future(self._attempt(deployment, call, remaining)): deployment
+        }
+        done, _ = await asyncio.wait(tasks, timeout=delay)
+        if not done:
+            backup = await self.next_candidate()
+            if backup is not None:
+                tasks[asyncio.ensure_future(self._attempt(backup, call, remaining))] = backup
+        pending = set(tasks)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    outcome = task.result()  # a terminal error (bad request) propagates; the rest are cancelled
+                    if outcome is not None:
+                        for loser in pending:
+                            self.lost(tasks[loser])
+                        return outcome
+            return None
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                results = await asyncio.gather(*pending, return_exceptions=True)
+                for result in results:
+                    # A loser that answered anyway: release its stream (and the connection under it).
+                    if isinstance(result, tuple) and isinstance(result[0], Opened):
+                        await result[0].chunks.aclose()
+
+    # -- outcomes -------------------------------------------------------------------------------------------
+
+    async def succeeded(self, deployment: Deployment, started: float) -> None:
+        self.attempts.append(Attempt(
+            deployment=deployment.name, provider=deployment.provider, latency_ms=_ms(started)
+        ))
+        await self.x.breaker.success(deployment.name)
+
+    def lost(self, deployment: Deployment) -> None:
+        # The loser's call was sent and may be billed: it stays in the record.
+        self.attempts.append(Attempt(
+            deployment=deployment.name, provider=deployment.provider,
+            error="cancelled: a hedged attempt answered first",
+        ))
+
+    async def failed(self, deployment: Deployment, exc: UpstreamError, started: float) -> None:
+        """Record a failed call, tell the breaker and health monitor, and decide what follows. Raises ``exc``
+        when no other deployment should be tried."""
+        kind = classify(exc)
+        x, retry, name = self.x, self.policy.retry, deployment.name
         self.errors.append(exc)
-        self.attempts.append(
-            Attempt(
-                deployment=deployment.name,
-                provider=deployment.provider,
-                status=exc.status_code,
-                error=f"{type(exc).__name__}: {exc.message}",
-                latency_ms=(time.perf_counter() - started) * 1000,
-            )
+        self.attempts.append(Attempt(
+            deployment=name, provider=deployment.provider, status=exc.status_code,
+            error=f"{type(exc).__name__}: {exc.message}", latency_ms=_ms(started),
+        ))
+        x.health.failure(name, exc.message, type(exc).__name__)
+        if kind in ("server_error", "timeout"):
+            await x.breaker.failure(name, f"{type(exc).__name__}: {exc.message}")
+        elif kind in ("auth", "not_found"):
+            # A rejected key or a missing model will not fix itself by the next request.
+            await x.breaker.failure(name, f"{type(exc).__name__}: {exc.message}", force_open=True)
+        elif kind == "rate_limit":
+            await x.breaker.release(name)
+        else:
+            # It answered, correctly, about a bad request: the deployment itself is fine.
+            await x.breaker.success(name)
+        used = self.retries[(name, kind)]
+        next_step = "fall back"
+        if kind == "bad_request" or (kind == "content_filter" and not self.policy.fallback_on_content_filter):
+            next_step = "stop"
+        elif kind == "context_length":
+            self.window_needed = max(self.window_needed, deployment.context_window or 0)
+        elif kind == "rate_limit" and used < retry.rate_limit:
+            hinted = exc.retry_after if isinstance(exc, RateLimitedError) else None
+            wait = hinted if hinted is not None else backoff(retry, used, x.rng)
+            if wait <= retry.retry_after_cap_s:
+                self.retries[(name, kind)] += 1
+                heapq.heappush(self.deferred, (x.clock() + wait, self.calls, deployment))
+                next_step = f"try others, then retry after {wait:g}s"
+        elif kind == "timeout" and used < retry.timeout:
+            self.retries[(name, kind)] += 1
+            heapq.heappush(self.deferred, (x.clock(), self.calls, deployment))
+            next_step = "try others, then retry"
+        elif kind == "server_error" and used < retry.server_error:
+            delay = backoff(retry, used, x.rng)
+            if x.clock() + delay < self.deadline:
+                self.retries[(name, kind)] += 1
+                heapq.heappush(self.deferred, (x.clock() + delay, self.calls, deployment))
+                next_step = f"try others, then retry after {delay * 1000:.0f} ms"
+        logger.warning(
+            "attempt %d on %s (%s) failed: %s: %s; %s",
+            len(self.attempts), name, deployment.provider, type(exc).__name__, exc.message, next_step,
         )
+        if next_step == "stop":
+            raise exc
 
-    def meta(self, deployment: Deployment, started: float) -> ResponseMeta:
-        self.attempts.append(
-            Attempt(
-                deployment=deployment.name,
-                provider=deployment.provider,
-                latency_ms=(time.perf_counter() - started) * 1000,
-            )
-        )
+    def meta(self, deployment: Deployment) -> ResponseMeta:
         return ResponseMeta(
             deployment=deployment.name, provider=deployment.provider, route=self.plan.route, attempts=self.attempts
         )
 
     def give_up(self) -> SwitchyardError:
-        if not self.errors:
-            return self.skipped[0]
-        if len(self.errors) == 1:
-            # One attempt: its own error (and status, e.g. 429 with Retry-After) says the most.
-            return self.errors[0]
-        return AllAttemptsFailedError(self.errors)
+        errors = list(self.errors)
+        if not errors and self.open_breakers:
+            errors = [
+                UpstreamUnavailableError("circuit breaker open: skipped", provider=d.provider, deployment=d.name)
+                for d in self.plan.candidates if d.name in self.open_breakers
+            ]
+        if not errors:
+            if self.skipped:
+                return self.skipped[0]
+            return UpstreamUnavailableError(f"no deployment of '{self.plan.requested}' could take the request")
+        if len({e.deployment for e in errors}) == 1:
+            # One deployment, tried once or retried: its last error (and status, e.g. 429 with Retry-After) says
+            # the most.
+            return errors[-1]
+        return AllAttemptsFailedError(errors)
 
 
-class Executor:
-    async def chat(self, plan: Plan, request: ChatRequest) -> ChatResponse:
-        walk = _Walk(plan)
-        for deployment in plan.candidates:
-            started = time.perf_counter()
-            try:
-                response = await deployment.chat(request)
-            except UnsupportedFeatureError as exc:
-                walk.skipped.append(exc)
-                continue
-            except UpstreamError as exc:
-                walk.failed(deployment, exc, started)
-                if not exc.fallback:
-                    raise
-                continue
-            response.meta = walk.meta(deployment, started)
-            return response
-        raise walk.give_up()
-
-    async def stream(self, plan: Plan, request: ChatRequest) -> ChatStream:
-        walk = _Walk(plan)
-        for deployment in plan.candidates:
-            started = time.perf_counter()
-            chunks = deployment.stream(request)
-            try:
-                first = await chunks.__anext__()
-            except UnsupportedFeatureError as exc:
-                walk.skipped.append(exc)
-                continue
-            except StopAsyncIteration:
-                empty = UpstreamUnavailableError(
-                    "upstream stream ended without any output", provider=deployment.provider, deployment=deployment.name
-                )
-                walk.failed(deployment, empty, started)
-                continue
-            except UpstreamError as exc:
-                walk.failed(deployment, exc, started)
-                if not exc.fallback:
-                    raise
-                continue
-            return ChatStream(first, chunks, walk.meta(deployment, started))
-        raise walk.give_up()
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..config import RouteConfig
+from ..config import ResilienceConfig, RouteConfig
 from ..errors import ModelNotFoundError
 from ..providers.base import Deployment
+from ..resilience.policy import Policy
 from ..types import ChatRequest
 
 __all__ = ["Plan", "Router"]
@@ -24,16 +25,30 @@ class Plan:
     """The model or route name the client sent."""
     route: str | None
     candidates: tuple[Deployment, ...]
+    policy: Policy
 
 
 class Router:
-    def __init__(self, deployments: Mapping[str, Deployment], routes: Mapping[str, RouteConfig]) -> None:
+    def __init__(
+        self,
+        deployments: Mapping[str, Deployment],
+        routes: Mapping[str, RouteConfig],
+        resilience: ResilienceConfig | None = None,
+    ) -> None:
+        resilience = resilience or ResilienceConfig()
+        chain = resilience.fallbacks
+        default = Policy.resolve(None, resilience)
+
+        def candidates(*names: str) -> tuple[Deployment, ...]:
+            # The default chain follows everything; dict.fromkeys keeps the first position of a repeated name.
+            return tuple(deployments[m] for m in dict.fromkeys([*names, *chain]))
+
         self._plans: dict[str, Plan] = {
-            name: Plan(name, None, (deployment,)) for name, deployment in deployments.items()
+            name: Plan(name, None, candidates(name), default) for name in deployments
         }
         for name, route in routes.items():
-            ordered = list(dict.fromkeys([*route.targets, *route.fallbacks]))
-            self._plans[name] = Plan(name, name, tuple(deployments[m] for m in ordered))
+            policy = Policy.resolve(route, resilience)
+            self._plans[name] = Plan(name, name, candidates(*route.targets, *route.fallbacks), policy)
         self.routes = dict(routes)
 
     @property
