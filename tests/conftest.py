@@ -36,7 +36,7 @@ def sim_config(base_url: str, **extra: Any) -> dict[str, Any]:
         "models": {
             "gpt": {"provider": "openai", "model": "gpt-4o-mini"},
             "azure-gpt": {"provider": "azure", "model": "gpt-4o-prod"},
-            "claude": {"provider": "anthropic", "model": "claude-sonnet-4-5"},
+            "claude": {"provider": "anthropic", "model": "claude-sonnet-4-6"},
             "gemini": {"provider": "gemini", "model": "gemini-2.0-flash"},
             "dead": {"provider": "down", "model": "gpt-4o"},
             "flaky": {"provider": "openai", "model": "gpt-flaky"},

@@ -44,7 +44,7 @@ from switchyard.types import (
 )
 
 KEY = "ant-test-SECRET123"
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 WEATHER = Tool(
     name="get_weather",
     description="Weather for a city",

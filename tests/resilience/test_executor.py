@@ -51,7 +51,7 @@ async def test_bad_request_is_not_retried_elsewhere(gateway: Gateway, sim: Simul
     sim.set_faults("openai:gpt-flaky", {"error_rate": 1.0, "error_status": 400})
     with pytest.raises(BadRequestError):
         await gateway.chat(ask("chain"))
-    assert sim.requests.get("anthropic:claude-sonnet-4-5") is None
+    assert sim.requests.get("anthropic:claude-sonnet-4-6") is None
 
 
 async def test_retry_after_beyond_the_cap_is_not_waited_for(gateway: Gateway, sim: Simulator) -> None:
@@ -83,7 +83,7 @@ async def test_candidates_that_cannot_serve_are_skipped_without_a_call(sim: Simu
         assert [a.deployment for a in response.meta.attempts] == ["gpt"]
         with pytest.raises(UnsupportedFeatureError, match="provider 'anthropic'"):
             await gateway.chat(ask("claude", logit_bias={"1": 1.0}))
-    assert sim.requests.get("anthropic:claude-sonnet-4-5") is None
+    assert sim.requests.get("anthropic:claude-sonnet-4-6") is None
 
 
 async def test_stream_falls_back_before_first_chunk_only(gateway: Gateway, sim: Simulator) -> None:
@@ -91,7 +91,7 @@ async def test_stream_falls_back_before_first_chunk_only(gateway: Gateway, sim: 
     stream = await gateway.stream(ask("chain", stream=True))
     text = "".join([c.text or "" async for c in stream])
     assert stream.meta.deployment == "claude"
-    assert text == "claude-sonnet-4-5 says: hello"
+    assert text == "claude-sonnet-4-6 says: hello"
 
 
 async def test_stream_failure_after_output_reaches_the_consumer(gateway: Gateway, sim: Simulator) -> None:

@@ -137,6 +137,7 @@ class _Walk:
         self.skipped: list[UnsupportedFeatureError] = []
         self.open_breakers: list[str] = []
         self.expired = False
+        self.stream = False
 
     # -- choosing the next call -----------------------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class _Walk:
     async def run(
         self, call: Callable[[Deployment], Awaitable[T]], *, stream: bool = False
     ) -> tuple[T, Deployment]:
+        self.stream = stream
         while (deployment := await self.next_candidate()) is not None:
             remaining = self.deadline - self.x.clock()
             if remaining <= 0:
@@ -258,9 +260,11 @@ class _Walk:
     # -- outcomes -------------------------------------------------------------------------------------------
 
     async def succeeded(self, deployment: Deployment, started: float) -> None:
-        self.attempts.append(Attempt(
-            deployment=deployment.name, provider=deployment.provider, latency_ms=_ms(started)
-        ))
+        latency = _ms(started)
+        self.attempts.append(Attempt(deployment=deployment.name, provider=deployment.provider, latency_ms=latency))
+        if not self.stream:
+            # A stream's latency is known at its end; ChatStream reports it then.
+            self.x.health.success(deployment.name, latency)
         await self.x.breaker.success(deployment.name)
 
     def lost(self, deployment: Deployment) -> None:

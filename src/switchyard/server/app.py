@@ -124,6 +124,7 @@ class GatewayApp:
             "/v1/models": (b"GET", models),
             "/models": (b"GET", models),
             "/health": (b"GET", self._health),
+            "/health/providers": (b"GET", self._health_providers),
         }
         self._models_body = orjson.dumps(
             {
@@ -244,11 +245,16 @@ class GatewayApp:
         else:
             await call.respond(503, b'{"status":"shutting down"}')
 
+    async def _health_providers(self, call: _Call) -> None:
+        report = await self.gateway.health_report()
+        await call.respond(200, orjson.dumps({"deployments": report}))
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 _settle_gc()
+                self.gateway.start()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

@@ -4,11 +4,12 @@ Serves ``POST /v1/messages`` (JSON, or SSE with ``"stream": true``) and ``POST /
 comes in ``x-api-key`` (or ``Authorization: Bearer``); ``anthropic-version`` is required, as upstream. Overload is
 HTTP 529 and a content-classifier refusal is a 200 with ``stop_reason: "refusal"``, as upstream.
 
-Requests are checked where adapters tend to go wrong: ``max_tokens`` is required, unknown top-level fields are
-rejected ("Extra inputs are not permitted"), ``temperature`` is capped at 1, roles are only ``user``/``assistant``,
-text blocks must not be empty, tools need an object ``input_schema`` (OpenAI-shaped tools are rejected), and every
-``tool_use`` must be answered by a ``tool_result`` in the very next user turn (and every result must answer a call
-of the turn before). Turns need not alternate.
+Requests are checked where adapters tend to go wrong: ``max_tokens`` is required (0 only warms the cache), unknown
+top-level fields are rejected ("Extra inputs are not permitted"), ``temperature`` is capped at 1, roles are
+``user``/``assistant`` (and text-only ``system`` turns, as the 2.x SDK sends them), text blocks must not be empty,
+tools need an object ``input_schema`` (OpenAI-shaped tools are rejected), and every ``tool_use`` must be answered by
+a ``tool_result`` in the very next user turn (and every result must answer a call of the turn before). Turns need
+not alternate.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ def _check_body(data: dict[str, Any], *, counting: bool) -> None:
     max_tokens = data.get("max_tokens")
     if max_tokens is None:
         raise ValueError("max_tokens: Field required")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise ValueError("max_tokens: Input should be greater than or equal to 1")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
+        raise ValueError("max_tokens: Input should be greater than or equal to 0")
     for name in ("temperature", "top_p"):
         value = data.get(name)
         if value is not None and (not isinstance(value, int | float) or not 0 <= value <= 1):
@@ -128,7 +129,8 @@ def _check_body(data: dict[str, Any], *, counting: bool) -> None:
             raise ValueError(f"metadata.{name}: Extra inputs are not permitted")
     stops = data.get("stop_sequences") or []
     if not isinstance(stops, list) or not all(isinstance(s, str) and s.strip() for s in stops):
-        raise ValueError("stop_sequences: each stop sequence must be a string containing non-whitespace")
+        # OpenAI clients often stop on "\n"; upstream refuses whitespace-only sequences.
+        raise ValueError("stop_sequences: each stop sequence must contain non-whitespace")
     thinking = data.get("thinking") or {}
     if thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")
@@ -136,6 +138,7 @@ def _check_body(data: dict[str, Any], *, counting: bool) -> None:
             raise ValueError("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
         if max_tokens <= budget:
             raise ValueError("`max_tokens` must be greater than `thinking.budget_tokens`")
+    if thinking.get("type") in ("enabled", "adaptive"):
         if data.get("temperature") not in (None, 1):
             raise ValueError("`temperature` may only be set to 1 when thinking is enabled or in adaptive mode.")
         if (data.get("tool_choice") or {}).get("type") in ("any", "tool"):
@@ -223,6 +226,9 @@ class AnthropicSim(ProviderSim):
                 raise ValueError("output_config.format: expected {\"type\": \"json_schema\", \"schema\": {...}}")
             prompt.json_mode, prompt.json_schema = True, fmt["schema"]
         prompt.max_tokens = data.get("max_tokens")
+        if prompt.max_tokens == 0:
+            # Zero only warms the prompt cache: nothing is generated, not even a tool call.
+            prompt.tool_choice_none = True
         prompt.stop = list(data.get("stop_sequences") or [])
         prompt.all_text = "\n".join(texts)
         return prompt
@@ -233,10 +239,10 @@ class AnthropicSim(ProviderSim):
         results it gives."""
         where = f"messages.{position}"
         role = message.get("role")
-        if role not in ("user", "assistant"):
-            hint = " The Messages API accepts a top-level `system` parameter, not \"system\" as an input message " \
-                   "role." if role == "system" else ""
-            raise ValueError(f"messages: Unexpected role {orjson.dumps(role).decode()}.{hint}")
+        if role not in ("user", "assistant", "system"):
+            # "tool" and "developer" are the OpenAI roles adapters forget to translate.
+            raise ValueError(f"messages: Unexpected role {orjson.dumps(role).decode()}. Allowed roles are \"user\", "
+                             "\"assistant\" and \"system\".")
         final = position == count - 1
         blocks = _blocks(message.get("content"), where, may_be_empty=final and role == "assistant")
         calls: list[str] = []
@@ -246,6 +252,8 @@ class AnthropicSim(ProviderSim):
             kind, at = block["type"], f"{where}.content.{i}"
             if kind == "text":
                 own.append(block["text"])
+            elif role == "system":
+                raise ValueError(f"{at}: Input tag {kind!r} found using 'type' is not allowed in system messages")
             elif kind == "image":
                 _image(block, at)
                 prompt.images += 1
@@ -301,6 +309,10 @@ class AnthropicSim(ProviderSim):
         names: set[str] = set()
         for i, tool in enumerate(tools or []):
             kind = tool.get("type") or "custom"
+            if kind != "custom" and not _VERSIONED_TOOL.fullmatch(kind):
+                # Typically an OpenAI-shaped tool ({"type": "function", "function": {...}}) passed through.
+                raise ValueError(f"tools.{i}: Input tag {kind!r} found using 'type' does not match any of the "
+                                 "expected tags: 'custom', or an Anthropic-defined tool version")
             name = tool.get("name")
             if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
                 raise ValueError(f"tools.{i}.{kind}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
@@ -308,9 +320,6 @@ class AnthropicSim(ProviderSim):
                 raise ValueError("tools: Tool names must be unique.")
             names.add(name)
             if kind != "custom":
-                if not _VERSIONED_TOOL.fullmatch(kind):
-                    raise ValueError(f"tools.{i}: Input tag {kind!r} found using 'type' does not match any of the "
-                                     "expected tags: 'custom', or an Anthropic-defined tool version")
                 texts.append(name)  # built in or served upstream: nothing for the simulated model to call
                 continue
             schema = tool.get("input_schema")

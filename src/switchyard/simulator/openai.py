@@ -98,6 +98,8 @@ class OpenAISim(ProviderSim):
                 texts.append(call["function"]["name"] + call["function"]["arguments"])
         last = messages[-1]
         prompt.last_is_tool_result = last.get("role") == "tool"
+        if last.get("role") == "assistant" and not last.get("tool_calls"):
+            prompt.assistant_prefix = _text_of(last.get("content"))[0]
         if prompt.last_is_tool_result:
             prompt.tool_result_text = _text_of(last.get("content"))[0]
         for tool in data.get("tools") or []:

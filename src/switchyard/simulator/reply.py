@@ -41,6 +41,8 @@ class Prompt:
     n: int = 1
     include_usage: bool = False
     """OpenAI streams: send the closing usage chunk."""
+    assistant_prefix: str = ""
+    """The text of a trailing assistant message: the answer continues it instead of starting over."""
 
 
 @dataclass(slots=True)
@@ -127,6 +129,9 @@ def reply(prompt: Prompt, *, call_id: str = "call_sim") -> Reply:
     else:
         seen = f" I see {prompt.images} image(s)." if prompt.images else ""
         text = f"{prompt.model} says: {prompt.last_user_text[:400]}{seen}"
+        if prompt.assistant_prefix and text.startswith(prompt.assistant_prefix):
+            # A prefilled answer: the model writes only what follows the prefix, as Claude does.
+            text = text[len(prompt.assistant_prefix) :]
     finish = "stop"
     for stop in prompt.stop:
         cut = text.find(stop)
