@@ -203,7 +203,8 @@ async def test_count_tokens_matches_usage(client: anthropic.AsyncAnthropic) -> N
 
 
 async def test_structured_output(client: anthropic.AsyncAnthropic) -> None:
-    schema: dict[str, object] = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}}
+    properties = {"name": {"type": "string"}, "age": {"type": "integer"}}
+    schema: dict[str, object] = {"type": "object", "properties": properties}
     message = await client.messages.create(
         model=MODEL, max_tokens=256, messages=[user("a person")],
         output_config={"format": {"type": "json_schema", "schema": schema}},
@@ -470,8 +471,8 @@ _CALL = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"
         ({**HELLO, "stop_sequences": ["\n"]}, "stop_sequences: each stop sequence must contain non-whitespace"),
     ],
     ids=["no-max-tokens", "negative-max-tokens", "no-model", "unknown-field", "not-an-object", "temperature",
-         "metadata", "no-messages", "tool-role", "developer-role", "system-image", "empty-content", "empty-text", "trailing-space",
-         "unmatched-result", "unanswered-call", "no-input-schema", "openai-tool", "schema-not-object",
+         "metadata", "no-messages", "tool-role", "developer-role", "system-image", "empty-content", "empty-text",
+         "trailing-space", "unmatched-result", "unanswered-call", "no-input-schema", "openai-tool", "schema-not-object",
          "unknown-forced-tool", "data-url-image", "media-type", "thinking-budget", "thinking-temperature",
          "thinking-forced-tool", "whitespace-stop"],
 )

@@ -52,6 +52,7 @@ class ChatStream:
         self._text: list[str] = []
         self._continuable = True
         self._done = False
+        self._trim = False
 
     def __aiter__(self) -> ChatStream:
         return self
@@ -69,10 +70,14 @@ class ChatStream:
             await self._broken(exc)
             if self._resume is None or not self._continuable:
                 raise
+            partial = "".join(self._text)
             try:
-                opened = await self._resume(self._opened.deployment, "".join(self._text))
+                # Anthropic rejects a final assistant turn ending in whitespace; the prefix goes without it, and
+                # the whitespace the continuation starts with is dropped, since the client already has it.
+                opened = await self._resume(self._opened.deployment, partial.rstrip())
             except UpstreamError:
                 raise exc from None
+            self._trim = partial != partial.rstrip()
             self._opened = opened
             self.meta.attempts.append(Attempt(deployment=opened.deployment.name, provider=opened.deployment.provider))
             # The client already has the role; the continuation's first chunk carries only what follows.
@@ -80,6 +85,10 @@ class ChatStream:
         return self._seen(chunk)
 
     def _seen(self, chunk: ChatChunk) -> ChatChunk:
+        if self._trim and chunk.text:
+            text = chunk.text.lstrip()
+            self._trim = not text
+            chunk = msgspec.structs.replace(chunk, text=text)
         if chunk.text:
             self._text.append(chunk.text)
         if chunk.tool_calls or chunk.index:
