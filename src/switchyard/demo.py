@@ -187,10 +187,18 @@ async def run_demo(config_path: Path | None = None) -> int:
         try:
             async with aiohttp.ClientSession() as session:
                 rows = [await _run_step(session, url, step) for step in STEPS]
+                acts = await _outage_act(session, url, sim)
         finally:
             server.should_exit = True
             await serving
     _print_table(rows)
+    print("\nOutage act: 40 requests to route 'steady' (gpt-4o-mini, then claude-sonnet), 8 at a time;")
+    print("gpt-4o-mini goes down (HTTP 503) for the middle phase and comes back for the last, where its")
+    print("breaker, after its cooldown, lets one probe through and closes.\n")
+    print(f"{'phase':<22}{'ok':>7}   answered by")
+    for phase, ok, total, who in acts:
+        spread = ", ".join(f"{name} {count}" for name, count in sorted(who.items()))
+        print(f"{phase:<22}{f'{ok}/{total}':>7}   {spread}")
     answered = sum(r.status == 200 for r in rows)
     providers = sorted({r.provider for r in rows if r.status == 200})
     print(
@@ -198,4 +206,32 @@ async def run_demo(config_path: Path | None = None) -> int:
         f"the fallback row shows a dead primary skipped; the last row shows a clean 404 for a bad model name."
     )
     expected_failures = sum(r.step.title == "client error" for r in rows)
-    return 0 if answered == len(rows) - expected_failures else 1
+    act_ok = all(ok == total for _, ok, total, _ in acts)
+    return 0 if answered == len(rows) - expected_failures and act_ok else 1
+
+
+async def _outage_act(
+    session: aiohttp.ClientSession, url: str, sim: Simulator
+) -> list[tuple[str, int, int, dict[str, int]]]:
+    async def one() -> tuple[bool, str]:
+        body = {"model": "steady", "messages": [{"role": "user", "content": "Still there?"}]}
+        async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+            await response.read()
+            return response.status == 200, response.headers.get("x-switchyard-deployment", "-")
+
+    async def phase(name: str, count: int) -> tuple[str, int, int, dict[str, int]]:
+        who: dict[str, int] = {}
+        ok = 0
+        for start in range(0, count, 8):
+            for success, deployment in await asyncio.gather(*(one() for _ in range(min(8, count - start)))):
+                ok += success
+                who[deployment] = who.get(deployment, 0) + 1
+        return name, ok, count, who
+
+    acts = [await phase("1 healthy", 12)]
+    sim.set_faults("openai:gpt-4o-mini", Faults(error_rate=1.0, error_status=503))
+    acts.append(await phase("2 primary down", 16))
+    sim.clear_faults("openai:gpt-4o-mini")
+    await asyncio.sleep(0.6)  # the breaker's cooldown: the next request probes the primary and closes it
+    acts.append(await phase("3 primary back", 12))
+    return acts

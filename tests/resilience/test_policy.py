@@ -3,6 +3,7 @@ the real simulator through ``Gateway``."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -219,3 +220,19 @@ async def test_health_report(sim: Simulator) -> None:
     assert report["b"]["breaker"] == "open"
     assert report["b"]["error_rate"] == 1.0
     assert report["b"]["failures"] == {"UpstreamUnavailableError": 3}
+
+
+async def test_active_probes_trip_and_close_breakers(sim: Simulator) -> None:
+    cfg = config(sim.base_url, {}, health={"probe_interval_s": 0.05}, breaker={"failures": 2, "cooldown_s": 0.1})
+    sim.set_faults("openai:model-b", {"error_rate": 1.0})
+    async with Gateway(parse_config(cfg)) as gw:
+        await asyncio.sleep(0.3)  # several probe rounds, with no user traffic at all
+        tripped = await gw.health_report()
+        sim.clear_faults()
+        await asyncio.sleep(0.4)  # cooldown, then a probe closes it
+        recovered = await gw.health_report()
+    assert tripped["b"]["breaker"] in ("open", "half_open")
+    assert tripped["a"]["breaker"] == "closed"
+    assert tripped["a"]["successes"] >= 2
+    assert recovered["b"]["breaker"] == "closed"
+    assert sim.requests["openai:model-b"] >= 3
