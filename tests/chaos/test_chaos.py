@@ -13,7 +13,7 @@ import pytest
 from switchyard import ChatRequest, Gateway, Message, parse_config
 from switchyard.simulator import Simulator
 
-COOLDOWN_S = 0.3
+COOLDOWN_S = 0.6
 
 
 @pytest.fixture
@@ -65,7 +65,9 @@ async def test_full_primary_outage_loses_no_request_and_recovers(gw: Gateway, si
     during = await load(gw, 1000)
     assert during == {"spare": 1000}
     assert (await gw.breaker.snapshot("main")).state == "open"
-    # Breaker open: the dead primary is no longer called at all.
+    # Breaker open: the dead primary is no longer called at all. Reopened here so a full cooldown lies ahead (during
+    # the long load above, probes may have reopened it at any moment).
+    await gw.breaker.failure("main", "still down", force_open=True)
     calls = sim.requests["openai:gpt-c"]
     assert await load(gw, 100) == {"spare": 100}
     assert sim.requests["openai:gpt-c"] == calls

@@ -49,7 +49,7 @@ from ..types import (
     ToolCallDelta,
     Usage,
 )
-from .base import Adapter, Deployment, ErrorDetails, Preset, Profile, StreamState
+from .base import Adapter, Deployment, ErrorDetails, Preset, Profile, StreamState, tool_arguments
 from .sse import SSEEvent
 from .transport import Transport, UpstreamRequest
 
@@ -118,19 +118,6 @@ def _encode_parts(content: list[Part]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_input(call: ToolCall) -> dict[str, Any]:
-    if not call.arguments.strip():
-        return {}
-    try:
-        value = orjson.loads(call.arguments)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"tool call '{call.id}' has arguments that are not valid JSON", param="messages") \
-            from exc
-    if not isinstance(value, dict):
-        raise InvalidRequestError(f"tool call '{call.id}' arguments must be a JSON object", param="messages")
-    return value
-
-
 def _tool_result(message: Message) -> dict[str, Any]:
     if not message.tool_call_id:
         raise InvalidRequestError("a tool message needs the tool_call_id of the call it answers", param="messages")
@@ -159,7 +146,7 @@ def encode_messages(messages: list[Message]) -> tuple[list[dict[str, Any]], list
         else:
             role, blocks = message.role, _encode_parts(message.content)
         for call in message.tool_calls:
-            blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": _tool_input(call)})
+            blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": tool_arguments(call)})
         if not blocks:
             continue
         if turns and turns[-1]["role"] == role:

@@ -37,11 +37,11 @@ from ..errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ..types import ChatChunk, ChatRequest, ChatResponse, ImagePart
+from ..types import ChatChunk, ChatRequest, ChatResponse, ImagePart, ToolCall
 from .sse import SSEEvent, iter_sse
 from .transport import Transport, UpstreamRequest, UpstreamResponse
 
-__all__ = ["Adapter", "AuthStyle", "Deployment", "ErrorDetails", "Preset", "Profile", "StreamState"]
+__all__ = ["Adapter", "AuthStyle", "Deployment", "ErrorDetails", "Preset", "Profile", "StreamState", "tool_arguments"]
 
 AuthStyle = Literal["bearer", "api-key", "x-api-key", "x-goog-api-key", "none"]
 
@@ -149,6 +149,21 @@ class StreamState:
         self.model = deployment.model
         self.created = int(time.time())
         self.finished = False
+
+
+def tool_arguments(call: ToolCall) -> dict[str, Any]:
+    """A tool call's arguments as the JSON object that Anthropic (``input``) and Gemini (``args``) want; OpenAI
+    carries them as a string, so a client's malformed arguments are only found here."""
+    if not call.arguments.strip():
+        return {}
+    try:
+        value = orjson.loads(call.arguments)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(f"tool call '{call.id}' has arguments that are not valid JSON", param="messages") \
+            from exc
+    if not isinstance(value, dict):
+        raise InvalidRequestError(f"tool call '{call.id}' arguments must be a JSON object", param="messages")
+    return value
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

@@ -47,7 +47,7 @@ from ..types import (
     ToolCallDelta,
     Usage,
 )
-from .base import Adapter, Deployment, ErrorDetails, Profile, StreamState
+from .base import Adapter, Deployment, ErrorDetails, Profile, StreamState, tool_arguments
 from .sse import SSEEvent
 from .transport import UpstreamRequest
 
@@ -135,19 +135,6 @@ def _encode_parts(content: list[Part]) -> list[dict[str, Any]]:
     return parts
 
 
-def _call_args(call: ToolCall) -> dict[str, Any]:
-    if not call.arguments.strip():
-        return {}
-    try:
-        args = orjson.loads(call.arguments)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"tool call '{call.id}' has arguments that are not valid JSON", param="messages") \
-            from exc
-    if not isinstance(args, dict):
-        raise InvalidRequestError(f"tool call '{call.id}' arguments must be a JSON object", param="messages")
-    return args
-
-
 def _function_response(message: Message, names: dict[str, str]) -> dict[str, Any]:
     call_id = message.tool_call_id or ""
     name = names.get(call_id)
@@ -196,7 +183,7 @@ def encode_contents(messages: list[Message]) -> tuple[list[dict[str, Any]], list
             parts = _encode_parts(message.content)
         for call in message.tool_calls:
             names[call.id] = call.name
-            function: dict[str, Any] = {"name": call.name, "args": _call_args(call)}
+            function: dict[str, Any] = {"name": call.name, "args": tool_arguments(call)}
             if call.id:
                 function["id"] = call.id
             parts.append({"functionCall": function})

@@ -17,8 +17,10 @@ from typing import Final, Literal
 import msgspec
 
 from ..config import BreakerPolicy
+from ..errors import UpstreamError
 from ..state import StateStore
 from ..state.memory import MemoryStore
+from .policy import classify
 
 __all__ = ["Admission", "Breaker", "BreakerPolicy", "BreakerRecord", "BreakerState"]
 
@@ -133,6 +135,19 @@ class Breaker:
         return await self.store.update(
             KEY_PREFIX + deployment, BreakerRecord, lambda r: _record(r, now, policy, error, force_open)
         )
+
+    async def judge(self, deployment: str, exc: UpstreamError, *, context: str = "") -> None:
+        """The breaker's verdict on a failed call, by error class: the deployment's own trouble (5xx, timeout) is
+        a failure; a rejected key or missing model opens at once, since it will not fix itself by the next call;
+        a 429 gives no verdict; any other error is an answer about the request, so the deployment is up."""
+        kind = classify(exc)
+        error = f"{type(exc).__name__}{context}: {exc.message}"
+        if kind in ("server_error", "timeout", "auth", "not_found"):
+            await self.failure(deployment, error, force_open=kind in ("auth", "not_found"))
+        elif kind == "rate_limit":
+            await self.release(deployment)
+        else:
+            await self.success(deployment)
 
     async def release(self, deployment: str) -> None:
         """End a probe that gave no verdict (a 429, a cancelled call): the next request may probe at once."""

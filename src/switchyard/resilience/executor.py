@@ -22,6 +22,8 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import msgspec
+
 from ..errors import (
     AllAttemptsFailedError,
     RateLimitedError,
@@ -107,10 +109,7 @@ class Executor:
             # answer as an assistant prefix: it continues the text instead of starting over.
             rest = plan.candidates[plan.candidates.index(failed) + 1 :] if failed in plan.candidates else ()
             continued = Plan(plan.requested, plan.route, rest, plan.policy)
-            follow_up = ChatRequest(**{
-                **{f: getattr(request, f) for f in request.__struct_fields__},
-                "messages": [*request.messages, Message.assistant(partial)],
-            })
+            follow_up = msgspec.structs.replace(request, messages=[*request.messages, Message.assistant(partial)])
             walk = _Walk(self, continued, follow_up)
             opened, _ = await walk.run(lambda d: self.open_stream(d, follow_up), stream=True)
             return opened
@@ -148,9 +147,9 @@ class _Walk:
                 deployment = self.queue.popleft()
             elif self.deferred:
                 ready_at, _, deployment = heapq.heappop(self.deferred)
-                wait = ready_at - x.clock()
-                if x.clock() + wait >= self.deadline:
+                if ready_at >= self.deadline:
                     continue
+                wait = ready_at - x.clock()
                 if wait > 0:
                     await asyncio.sleep(wait)
             else:
@@ -285,16 +284,7 @@ class _Walk:
             error=f"{type(exc).__name__}: {exc.message}", latency_ms=_ms(started),
         ))
         x.health.failure(name, exc.message, type(exc).__name__)
-        if kind in ("server_error", "timeout"):
-            await x.breaker.failure(name, f"{type(exc).__name__}: {exc.message}")
-        elif kind in ("auth", "not_found"):
-            # A rejected key or a missing model will not fix itself by the next request.
-            await x.breaker.failure(name, f"{type(exc).__name__}: {exc.message}", force_open=True)
-        elif kind == "rate_limit":
-            await x.breaker.release(name)
-        else:
-            # It answered, correctly, about a bad request: the deployment itself is fine.
-            await x.breaker.success(name)
+        await x.breaker.judge(name, exc)
         used = self.retries[(name, kind)]
         next_step = "fall back"
         if kind == "bad_request" or (kind == "content_filter" and not self.policy.fallback_on_content_filter):

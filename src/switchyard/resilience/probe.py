@@ -18,7 +18,6 @@ from ..config import HealthConfig
 from ..errors import SwitchyardError, UpstreamError, UpstreamTimeoutError
 from ..providers.base import Deployment
 from ..types import ChatRequest, Message
-from .policy import classify
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -81,13 +80,7 @@ class Prober:
         return True
 
     async def _failed(self, deployment: Deployment, exc: UpstreamError) -> bool:
-        kind = classify(exc)
         self.executor.health.failure(deployment.name, exc.message, type(exc).__name__)
-        if kind in ("server_error", "timeout", "auth", "not_found"):
-            await self.executor.breaker.failure(
-                deployment.name, f"{type(exc).__name__}: {exc.message}", force_open=kind in ("auth", "not_found")
-            )
-        else:
-            await self.executor.breaker.release(deployment.name)
+        await self.executor.breaker.judge(deployment.name, exc)
         logger.warning("health probe of %s failed: %s: %s", deployment.name, type(exc).__name__, exc.message)
         return False

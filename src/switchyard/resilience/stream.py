@@ -18,7 +18,6 @@ import msgspec
 from ..errors import UpstreamError
 from ..providers.base import Deployment
 from ..types import Attempt, ChatChunk, ResponseMeta
-from .policy import classify
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -109,8 +108,7 @@ class ChatStream:
             error=f"{type(exc).__name__} mid-stream: {exc.message}",
         ))
         self._executor.health.failure(name, exc.message, type(exc).__name__)
-        if classify(exc) in ("server_error", "timeout"):
-            await self._executor.breaker.failure(name, f"{type(exc).__name__} mid-stream: {exc.message}")
+        await self._executor.breaker.judge(name, exc, context=" mid-stream")
 
     async def aclose(self) -> None:
         """Stop reading and release the upstream connection."""
