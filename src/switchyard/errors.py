@@ -7,7 +7,12 @@
     │   ├── UnsupportedFeatureError      400 the chosen provider cannot do something the request asks for
     │   ├── ModelNotFoundError           404 no model or route by that name
     │   ├── MethodNotAllowedError        405
-    │   └── PayloadTooLargeError         413
+    │   ├── PayloadTooLargeError         413
+    │   ├── UnauthorizedError            401 missing, unknown or revoked gateway key
+    │   ├── ForbiddenError               403 the key may not use this model/route, or the endpoint needs the master key
+    │   ├── BudgetExceededError          402 a hard budget would be exceeded; names the budget and when it resets
+    │   ├── MaxCostExceededError         400 the request's estimated cost exceeds its ``max_cost``
+    │   └── LimitExceededError           429 a gateway rate limit (RPM/TPM); ``retry_after`` seconds
     ├── UpstreamError                    a provider call failed; carries provider, deployment, status
     │   ├── AuthenticationError          401   retry: no   fallback: yes (another provider's key may work)
     │   ├── PermissionDeniedError        403   retry: no   fallback: yes
@@ -20,7 +25,8 @@
     │   ├── UpstreamTimeoutError         504   retry: yes  fallback: yes
     │   ├── UpstreamUnavailableError     503   retry: yes  fallback: yes (5xx, connection refused/reset)
     │   └── MalformedResponseError       502   retry: yes  fallback: yes (unparseable upstream answer)
-    └── AllAttemptsFailedError           502/503 every candidate failed; lists each attempt
+    ├── AllAttemptsFailedError           502/503 every candidate failed; lists each attempt
+    └── StateUnavailableError            503 the shared state store is unreachable and policy is fail-closed
 
 Adapters map upstream failures into this tree at the boundary (``raise Mapped(...) from exc``); the HTTP
 layer maps the tree onto OpenAI's error body in one place. Messages never contain credentials.
@@ -37,18 +43,24 @@ __all__ = [
     "AllAttemptsFailedError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ConfigError",
     "ContentFilteredError",
     "ContextLengthExceededError",
+    "ForbiddenError",
     "InvalidRequestError",
+    "LimitExceededError",
     "MalformedResponseError",
+    "MaxCostExceededError",
     "MethodNotAllowedError",
     "ModelNotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitedError",
     "RequestError",
+    "StateUnavailableError",
     "SwitchyardError",
+    "UnauthorizedError",
     "UnsupportedFeatureError",
     "UpstreamError",
     "UpstreamNotFoundError",
@@ -113,6 +125,56 @@ class MethodNotAllowedError(RequestError):
 
 class PayloadTooLargeError(RequestError):
     status_code = 413
+
+
+class UnauthorizedError(RequestError):
+    status_code = 401
+    error_type = "authentication_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_api_key")
+
+
+class ForbiddenError(RequestError):
+    status_code = 403
+    error_type = "permission_error"
+
+    def __init__(self, message: str, *, code: str = "forbidden") -> None:
+        super().__init__(message, code=code)
+
+
+class BudgetExceededError(RequestError):
+    """402 rather than 429: retrying cannot help before ``resets_at`` and the SDKs retry 429s automatically."""
+
+    status_code = 402
+    error_type = "budget_exceeded"
+
+    def __init__(self, message: str, *, budget: str, resets_at: float | None) -> None:
+        super().__init__(message, code="budget_exceeded")
+        self.budget = budget
+        self.resets_at = resets_at
+
+
+class MaxCostExceededError(RequestError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="max_cost_exceeded", param="max_cost")
+
+
+class LimitExceededError(RequestError):
+    """A gateway rate limit (the client's, or ours on its behalf to stay under a provider's limit)."""
+
+    status_code = 429
+    error_type = "rate_limit_error"
+
+    def __init__(self, message: str, *, limit: str, retry_after: float) -> None:
+        super().__init__(message, code="rate_limit_exceeded")
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+class StateUnavailableError(SwitchyardError):
+    status_code = 503
+    error_type = "api_error"
 
 
 class UpstreamError(SwitchyardError):
