@@ -18,19 +18,25 @@ import msgspec
 import yaml
 
 from .errors import ConfigError
+from .governance.records import BudgetSpec
 
 __all__ = [
     "BreakerPolicy",
+    "BudgetConfig",
     "Config",
+    "GovernanceConfig",
     "HealthConfig",
     "HedgeConfig",
     "ModelConfig",
     "ProviderConfig",
+    "RateLimitConfig",
     "ResilienceConfig",
     "RetryPolicy",
     "RouteConfig",
     "Secret",
     "ServerConfig",
+    "StateConfig",
+    "TierConfig",
     "Timeouts",
     "load_config",
     "parse_config",
@@ -95,6 +101,9 @@ class ModelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     fall back only to models with a larger window."""
     capabilities: dict[str, bool] = msgspec.field(default_factory=dict)
     """Overrides of the provider profile's capability flags (``vision: false``, ``tools: false``...)."""
+    rpm: int | None = None
+    """The provider's own limits for this deployment: the gateway stops sending before the provider 429s."""
+    tpm: int | None = None
 
 
 class RetryPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -135,6 +144,15 @@ class HedgeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froz
     """e.g. ``0.95``: hedge after the deployment's recent p95; ``delay_ms`` until enough samples exist."""
 
 
+class TierConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """A budget tier: serves while at least ``min_remaining`` of the tightest hard budget is left."""
+
+    min_remaining: float
+    targets: list[str]
+    name: str | None = None
+    """Shown in ``x-switchyard-tier`` (default: ``tier0``, ``tier1``...)."""
+
+
 class RouteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     targets: list[str]
     fallbacks: list[str] = msgspec.field(default_factory=list)
@@ -147,6 +165,11 @@ class RouteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """When a stream breaks after output was sent, continue it on the next candidate, with the partial answer as
     an assistant prefix, instead of ending it with an error event."""
     hedge: HedgeConfig | None = None
+    tiers: list[TierConfig] = msgspec.field(default_factory=list)
+    """Budget-tier routing, best tier first (e.g. >80 % left → quality, >20 % → balanced, else cheapest). With
+    tiers, ``targets`` is not used for plain requests; critical requests always get the first tier."""
+    on_exhausted: Literal["reject"] = "reject"
+    """What happens when every budget tier is used up."""
 
 
 class HealthConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -169,6 +192,49 @@ class ResilienceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     health: HealthConfig = msgspec.field(default_factory=HealthConfig)
 
 
+class RateLimitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+class BudgetConfig(BudgetSpec, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A budget in the configuration. ``scope`` says what it counts: ``global``, or per ``team``, ``user``,
+    ``feature``, ``provider``, ``route`` or ``key``. With ``name`` it is that one member's budget
+    (``team: search``); without, every member of the scope gets a budget of this size (each user $5/day)."""
+
+    scope: Literal["global", "key", "team", "user", "feature", "provider", "route"]
+    name: str | None = None
+
+
+class StateConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    backend: Literal["memory", "redis"] = "memory"
+    url: Secret = msgspec.field(default_factory=lambda: Secret("redis://127.0.0.1:6379/0"))
+    namespace: str = "switchyard"
+    hash_tag: str = "sy"
+    on_error: Literal["open", "closed"] = "open"
+    """Redis unreachable: ``open`` serves without limits (logged, counted); ``closed`` answers 503."""
+    timeout_ms: float = 250.0
+
+
+class GovernanceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    master_key: Secret | None = None
+    """Admin API credential. Virtual keys are managed with it."""
+    auth: Literal["auto", "required", "open"] = "auto"
+    """``auto``: require a key once a master key is set or any virtual key exists; ``open``: never (loudly)."""
+    timezone: str = "UTC"
+    """Calendar windows (daily, monthly budgets) start at midnight here."""
+    budgets: list[BudgetConfig] = msgspec.field(default_factory=list)
+    key_limits: RateLimitConfig = msgspec.field(default_factory=RateLimitConfig)
+    """Default RPM/TPM for every virtual key that sets none."""
+    model_limits: dict[str, RateLimitConfig] = msgspec.field(default_factory=dict)
+    """Limits per model or route name clients send, across every key."""
+    reserve_output_tokens: int = 4096
+    """Reservations assume this many output tokens when the request sets no ``max_tokens`` (capped by the
+    model's own maximum): the reservation bounds how far concurrent requests can overshoot a budget."""
+    lease_s: float = 900.0
+    state: StateConfig = msgspec.field(default_factory=StateConfig)
+
+
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 4000
@@ -181,6 +247,7 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     routes: dict[str, RouteConfig] = msgspec.field(default_factory=dict)
     resilience: ResilienceConfig = msgspec.field(default_factory=ResilienceConfig)
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    governance: GovernanceConfig = msgspec.field(default_factory=GovernanceConfig)
 
 
 _T = TypeVar("_T")
@@ -235,11 +302,43 @@ def _check_references(config: Config) -> None:
             for i, member in enumerate(members):
                 if member not in config.models:
                     raise ConfigError(f"unknown model '{member}'", key=f"routes.{name}.{field}[{i}]")
+        for t, tier in enumerate(route.tiers):
+            for i, member in enumerate(tier.targets):
+                if member not in config.models:
+                    raise ConfigError(f"unknown model '{member}'", key=f"routes.{name}.tiers[{t}].targets[{i}]")
+        shares = [tier.min_remaining for tier in route.tiers]
+        if shares != sorted(shares, reverse=True) or any(not 0 <= x <= 1 for x in shares):
+            raise ConfigError("tiers go best first, min_remaining from 1 down to 0", key=f"routes.{name}.tiers")
     for i, member in enumerate(config.resilience.fallbacks):
         if member not in config.models:
             raise ConfigError(f"unknown model '{member}'", key=f"resilience.fallbacks[{i}]")
+    _check_governance(config)
     if not 0 < config.server.port < 65536:
         raise ConfigError("must be between 1 and 65535", key="server.port")
+
+
+def _check_governance(config: Config) -> None:
+    governance = config.governance
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(governance.timezone)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"unknown time zone '{governance.timezone}'", key="governance.timezone") from exc
+    for i, budget in enumerate(governance.budgets):
+        where = f"governance.budgets[{i}]"
+        if budget.limit_usd < 0:
+            raise ConfigError("must not be negative", key=f"{where}.limit_usd")
+        if budget.scope == "global" and budget.name is not None:
+            raise ConfigError("a global budget has no name", key=f"{where}.name")
+        if not 0 <= budget.reserved_share < 1 or not 0 < budget.alert_at <= 1:
+            raise ConfigError("reserved_share must be in [0, 1) and alert_at in (0, 1]", key=where)
+        if budget.window == "rolling" and budget.rolling_s <= 0:
+            raise ConfigError("must be positive", key=f"{where}.rolling_s")
+    names = set(config.models) | set(config.routes)
+    for name in governance.model_limits:
+        if name not in names:
+            raise ConfigError(f"unknown model or route '{name}'", key=f"governance.model_limits.{name}")
 
 
 def _convert(data: Any, type_: type[_T], key: str) -> _T:
@@ -275,6 +374,7 @@ def parse_config(data: Any, *, env: dict[str, str] | None = None) -> Config:
         routes=_section(data, "routes", RouteConfig),
         resilience=_convert(data.get("resilience") or {}, ResilienceConfig, "resilience"),
         server=_convert(data.get("server") or {}, ServerConfig, "server"),
+        governance=_convert(data.get("governance") or {}, GovernanceConfig, "governance"),
     )
     _check_references(config)
     return config

@@ -193,3 +193,12 @@ async def test_unreachable_redis_fails_fast_and_recovers() -> None:
 def test_redis_url_credentials_never_shown() -> None:
     store = RedisStore("redis://user:hunter2@127.0.0.1:6379/0")
     assert "hunter2" not in store.url and store.url == "redis://127.0.0.1:6379/0"
+
+
+async def test_release_frees_a_reservation_without_charging(store: StateStore) -> None:
+    primary, actual = budget(store, "provider-a", 100), budget(store, "provider-b", 100)
+    m = member()
+    assert (await store.admit(Admit(member=m, budgets=[primary], amount=100))).ok
+    assert await store.settle(Settle(member=m, budgets=[actual], actual=30, release=[primary])) == [30]
+    again = await store.admit(Admit(member=member(), budgets=[primary, actual], amount=70))
+    assert again.ok and again.spent == [0, 30]

@@ -180,6 +180,11 @@ class Counters:
                 budget.pending -= held[1]
             budget.add(check, now, op.actual)
             spent.append(budget.current(check, now))
+        for check in op.release:
+            budget = self._budget(check, now)
+            held = budget.reservations.pop(op.member, None)
+            if held is not None:
+                budget.pending -= held[1]
         for check in op.limits:
             log = self._rates.get(check.key)
             entry = log.entries.get(op.member) if log is not None else None

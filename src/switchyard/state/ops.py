@@ -104,6 +104,9 @@ class Settle(msgspec.Struct, kw_only=True, frozen=True):
     member: str
     budgets: list[BudgetCheck] = msgspec.field(default_factory=list)
     actual: int = 0
-    """Nano-dollars actually spent (0 for a failed request)."""
+    """Nano-dollars actually spent (0 for a failed request), charged to every budget in ``budgets``."""
+    release: list[BudgetCheck] = msgspec.field(default_factory=list)
+    """Budgets whose reservation is released without a charge (a provider budget reserved for the primary
+    deployment when a fallback on another provider answered)."""
     limits: list[RateCheck] = msgspec.field(default_factory=list)
     """Token limits to correct: ``amount`` is the actual token count, replacing the admitted estimate."""

@@ -111,7 +111,8 @@ class RedisStore(StateStore):
         return found
 
     def _keys_of(self, op: Admit | Settle) -> list[str]:
-        return [*(b.key for b in op.budgets), *(c.key for c in op.limits)]
+        released = op.release if isinstance(op, Settle) else []
+        return [*(b.key for b in op.budgets), *(b.key for b in released), *(c.key for c in op.limits)]
 
     async def admit(self, op: Admit) -> AdmitResult:
         raw = await self._call(lambda: self._admit(keys=self._keys_of(op), args=[msgspec.json.encode(op)]))

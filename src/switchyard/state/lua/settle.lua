@@ -6,14 +6,19 @@ local BUCKETS = 60
 local function num(v) return tonumber(v) or 0 end
 local function int(v) return string.format('%d', v) end
 
-local spent = {}
-for i, b in ipairs(op.budgets) do
+local function release(b)
   local held = redis.call('HGET', b.key .. ':a', op.member)
   if held then
     redis.call('HDEL', b.key .. ':a', op.member)
     redis.call('ZREM', b.key .. ':r', op.member)
     redis.call('DECRBY', b.key .. ':p', held)
   end
+end
+
+for _, b in ipairs(op.release) do release(b) end
+local spent = {}
+for i, b in ipairs(op.budgets) do
+  release(b)
   if b.rolling_s == cjson.null or b.rolling_s == nil then
     spent[i] = redis.call('INCRBY', b.key .. ':s', int(op.actual))
     if b.expires_at ~= cjson.null and b.expires_at ~= nil then
