@@ -1,18 +1,29 @@
 """The pipeline for one request, and the embeddable library's entry point.
 
 The HTTP server is a thin skin over :class:`Gateway`: both run the same steps — plan (which deployments, in
-what order), execute (try them, falling back on failures that allow it) — and later steps (admission,
-caching, accounting) plug in here.
+what order), admit (rate limits and a budget reservation, one atomic state-store call), execute (try the
+deployments, falling back on failures that allow it), account (settle the budget with the actual cost and
+write the usage ledger, both off the response's path).
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, SwitchyardError
+from .governance.costing import CatalogPricer
+from .governance.governor import Governor, Ticket
+from .governance.principal import Principal
+from .governance.records import UsageRecord
 from .providers.base import Deployment
 from .providers.registry import build_deployments
 from .providers.transport import AiohttpTransport, Transport
@@ -20,11 +31,16 @@ from .resilience.breaker import Breaker
 from .resilience.executor import ChatStream, Executor
 from .resilience.health import HealthMonitor
 from .resilience.probe import Prober
-from .routing.plan import Router
+from .routing.plan import Plan, Router
 from .state import MemoryStore, StateStore
-from .types import ChatRequest, ChatResponse
+from .types import ChatRequest, ChatResponse, ResponseMeta, Usage
+
+if TYPE_CHECKING:
+    from .governance.ledger import Ledger
 
 __all__ = ["Gateway"]
+
+logger = logging.getLogger("switchyard.gateway")
 
 
 class Gateway:
@@ -38,17 +54,28 @@ class Gateway:
     """
 
     def __init__(
-        self, config: Config, *, transport: Transport | None = None, state: StateStore | None = None
+        self,
+        config: Config,
+        *,
+        transport: Transport | None = None,
+        state: StateStore | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.config = config
         self._transport = transport if transport is not None else AiohttpTransport()
         self.deployments: dict[str, Deployment] = build_deployments(config, self._transport)
         self.router = Router(self.deployments, config.routes, config.resilience)
-        self.state = state if state is not None else MemoryStore()
+        self.state = state if state is not None else _state_store(config)
         self.breaker = Breaker(self.state, config.resilience.breaker)
         self.health = HealthMonitor()
         self.executor = Executor(self.breaker, self.health)
         self._prober = Prober(self.deployments.values(), self.executor, config.resilience.health)
+        self.pricer = CatalogPricer(config)
+        providers = {name: d.provider for name, d in self.deployments.items()}
+        self.governor = Governor(config, self.state, self.pricer, providers)
+        self.ledger = ledger
+        """The usage ledger; ``None`` records nothing (the server opens one from ``ledger:`` in the config)."""
+        self._background: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_file(cls, path: str | Path, *, transport: Transport | None = None) -> Gateway:
@@ -59,15 +86,143 @@ class Gateway:
         """Names clients may send as ``model``: deployments, then routes."""
         return self.router.names
 
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        """One complete answer. ``response.meta`` says which deployment answered and what was tried."""
+    async def chat(
+        self, request: ChatRequest, *, principal: Principal | None = None, request_id: str | None = None
+    ) -> ChatResponse:
+        """One complete answer. ``response.meta`` says which deployment answered, what was tried and the cost.
+
+        ``principal`` is who is calling (key, user, team, features) for limits, budgets and the ledger."""
         if request.stream:
             raise InvalidRequestError("use Gateway.stream() for stream=true requests", param="stream")
-        return await self.executor.chat(self.router.plan(request), request)
+        started, ticket = await self._admit(request, principal, request_id)
+        try:
+            response = await self.executor.chat(ticket.plan, request)
+        except SwitchyardError as exc:
+            self._account(ticket, request, started, None, None, exc)
+            raise
+        meta = response.meta
+        if meta is not None:
+            self._describe(meta, ticket)
+            meta.cost_usd = self._account(ticket, request, started, meta, response.usage, None)
+        return response
 
-    async def stream(self, request: ChatRequest) -> ChatStream:
-        """Open a stream. Falls back while nothing has been received; ``stream.meta`` says who answers."""
-        return await self.executor.stream(self.router.plan(request), request)
+    async def stream(
+        self, request: ChatRequest, *, principal: Principal | None = None, request_id: str | None = None
+    ) -> ChatStream:
+        """Open a stream. Falls back while nothing has been received; ``stream.meta`` says who answers. The cost
+        is settled when the stream ends (``stream.meta.cost_usd``)."""
+        started, ticket = await self._admit(request, principal, request_id)
+        try:
+            stream = await self.executor.stream(ticket.plan, request)
+        except SwitchyardError as exc:
+            self._account(ticket, request, started, None, None, exc)
+            raise
+        self._describe(stream.meta, ticket)
+
+        def closed(stream: ChatStream, error: BaseException | None) -> None:
+            usage = stream.usage
+            if usage is None:
+                # Closed early (the client left) or the provider sent no usage: the tokens were still generated
+                # and billed, so count an estimate rather than nothing.
+                usage = Usage(input_tokens=ticket.prompt_tokens, output_tokens=len(stream.text) // 4)
+            stream.meta.cost_usd = self._account(ticket, request, started, stream.meta, usage, error)
+
+        stream.on_close = closed
+        return stream
+
+    def _plans(self, request: ChatRequest) -> tuple[Plan, list[Plan]]:
+        plan = self.router.plan(request)
+        route = self.config.routes.get(plan.route or "")
+        if route is None or not route.tiers:
+            return plan, []
+        tiers = [
+            dataclasses.replace(
+                plan, candidates=tuple(self.deployments[n] for n in dict.fromkeys([*tier.targets, *route.fallbacks]))
+            )
+            for tier in route.tiers
+        ]
+        return plan, tiers
+
+    async def _admit(
+        self, request: ChatRequest, principal: Principal | None, request_id: str | None
+    ) -> tuple[float, Ticket]:
+        started = time.time()
+        principal = principal or Principal()
+        member = request_id or f"{random.getrandbits(128):032x}"
+        plan, tiers = self._plans(request)
+        try:
+            ticket = await self.governor.admit(principal, request, plan, member, tiers)
+        except SwitchyardError as exc:
+            self._record(Ticket(member, principal, plan), request, started, None, None, None, exc)
+            raise
+        return started, ticket
+
+    @staticmethod
+    def _describe(meta: ResponseMeta, ticket: Ticket) -> None:
+        meta.request_id = ticket.member
+        meta.estimated_cost_usd = ticket.estimate_usd
+        meta.tier = ticket.tier
+        meta.limit_headers = [(k.decode(), v.decode()) for k, v in ticket.headers]
+
+    def _account(
+        self,
+        ticket: Ticket,
+        request: ChatRequest,
+        started: float,
+        meta: ResponseMeta | None,
+        usage: Usage | None,
+        error: BaseException | None,
+    ) -> float | None:
+        """Price the request now (no I/O), settle its budgets and write its ledger row in the background."""
+        deployment = meta.deployment if meta is not None and error is None else None
+        cost = self.governor.cost(deployment, usage) if error is None else None
+        self._spawn(self.governor.settle(ticket, deployment, usage if error is None else None, cost))
+        self._record(ticket, request, started, meta, usage, cost, error)
+        return cost
+
+    def _record(
+        self,
+        ticket: Ticket,
+        request: ChatRequest,
+        started: float,
+        meta: ResponseMeta | None,
+        usage: Usage | None,
+        cost: float | None,
+        error: BaseException | None,
+    ) -> None:
+        if self.ledger is None:
+            return
+        principal = ticket.principal
+        deployment = self.deployments.get(meta.deployment) if meta is not None else None
+        self.ledger.record(
+            UsageRecord(
+                ts=started,
+                request_id=ticket.member,
+                key_id=principal.key.id if principal.key is not None else None,
+                user=principal.user,
+                team=principal.team,
+                features=list(principal.features),
+                route=ticket.plan.route,
+                provider=deployment.provider if deployment is not None else None,
+                deployment=deployment.name if deployment is not None else None,
+                model=deployment.model if deployment is not None else None,
+                input_tokens=usage.input_tokens if usage is not None else 0,
+                output_tokens=usage.output_tokens if usage is not None else 0,
+                cached_tokens=usage.cached_tokens if usage is not None else 0,
+                cost_usd=cost,
+                latency_ms=(time.time() - started) * 1000,
+                status=error.status_code if isinstance(error, SwitchyardError) else (499 if error else 200),
+                error=type(error).__name__ if error is not None else None,
+                attempts=len(meta.attempts) if meta is not None else 0,
+                tier=ticket.tier,
+                stream=request.stream,
+            )
+        )
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def health_report(self) -> dict[str, Any]:
         """Every deployment's breaker and recent statistics (``GET /health/providers``)."""
@@ -90,6 +245,10 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self._prober.stop()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        if self.ledger is not None:
+            await self.ledger.aclose()
         await self._transport.aclose()
         await self.state.aclose()
 
@@ -101,3 +260,14 @@ class Gateway:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+def _state_store(config: Config) -> StateStore:
+    state = config.governance.state
+    if state.backend == "memory":
+        return MemoryStore()
+    from .state.redis import RedisStore
+
+    return RedisStore(
+        state.url.get(), namespace=state.namespace, hash_tag=state.hash_tag, timeout_s=state.timeout_ms / 1000
+    )

@@ -202,6 +202,15 @@ class ResponseMeta(msgspec.Struct, kw_only=True):
     provider: str
     route: str | None = None
     attempts: list[Attempt] = msgspec.field(default_factory=list)
+    request_id: str | None = None
+    cost_usd: float | None = None
+    """Actual cost from the upstream usage; ``None`` when the price is unknown (or, for a stream, until it ends)."""
+    estimated_cost_usd: float | None = None
+    """The admission estimate (maximum cost) the budget reservation was made with."""
+    tier: str | None = None
+    """The budget tier that served the request, for tiered routes."""
+    limit_headers: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    """``x-ratelimit-*`` values from admission."""
 
     @property
     def fallback_used(self) -> bool:

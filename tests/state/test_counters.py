@@ -52,7 +52,8 @@ async def test_rate_limit_admits_exactly_the_limit(store: StateStore) -> None:
     assert [r.ok for r in results] == [True] * 5 + [False] * 3
     assert [r.rate_used[0] for r in results[:5]] == [1, 2, 3, 4, 5]
     rejected = results[5]
-    assert rejected.kind == "rate" and rejected.failed == 0
+    assert rejected.kind == "rate"
+    assert rejected.failed == 0
     assert 59.0 < rejected.retry_after <= 60.0
 
 
@@ -78,7 +79,8 @@ async def test_token_limit_is_corrected_at_settle(store: StateStore) -> None:
 async def test_request_larger_than_the_limit_is_rejected(store: StateStore) -> None:
     tpm = RateCheck(key=store.key("rate", "big"), name="tpm", limit=100, amount=101)
     result = await store.admit(Admit(member=member(), limits=[tpm]))
-    assert not result.ok and result.retry_after == 60.0
+    assert not result.ok
+    assert result.retry_after == 60.0
 
 
 async def test_alternative_groups_take_the_first_with_headroom(store: StateStore) -> None:
@@ -95,15 +97,20 @@ async def test_budget_reserve_then_reconcile(store: StateStore) -> None:
     a, b = member(), member()
     assert (await store.admit(Admit(member=a, budgets=[check], amount=600))).ok
     rejected = await store.admit(Admit(member=b, budgets=[check], amount=600))
-    assert not rejected.ok and rejected.kind == "budget" and rejected.failed == 0
+    assert not rejected.ok
+    assert rejected.kind == "budget"
+    assert rejected.failed == 0
     assert await store.settle(Settle(member=a, budgets=[check], actual=150)) == [150]
     admitted = await store.admit(Admit(member=b, budgets=[check], amount=600))
-    assert admitted.ok and admitted.spent == [150] and admitted.pending == [600]
+    assert admitted.ok
+    assert admitted.spent == [150]
+    assert admitted.pending == [600]
 
 
 async def test_concurrent_admissions_never_overshoot(store: StateStore) -> None:
     check = budget(store, "race", 10_000)
-    results = await asyncio.gather(*(store.admit(Admit(member=member(), budgets=[check], amount=700)) for _ in range(40)))
+    ops = [Admit(member=member(), budgets=[check], amount=700) for _ in range(40)]
+    results = await asyncio.gather(*(store.admit(op) for op in ops))
     assert sum(r.ok for r in results) == 10_000 // 700
 
 
@@ -137,7 +144,8 @@ async def test_tiers_follow_the_remaining_share(store: StateStore) -> None:
     assert seen[:3] == [0, 0, 0]
     assert seen[3] == 1
     critical = await store.admit(Admit(member=member(), budgets=[check], tiers=tiers, critical=True))
-    assert critical.ok and critical.tier == 0
+    assert critical.ok
+    assert critical.tier == 0
 
 
 async def test_exhausted_budget_rejects_tiered_requests(store: StateStore) -> None:
@@ -146,7 +154,8 @@ async def test_exhausted_budget_rejects_tiered_requests(store: StateStore) -> No
     assert (await store.admit(Admit(member=m, budgets=[check], amount=100))).ok
     await store.settle(Settle(member=m, budgets=[check], actual=100))
     result = await store.admit(Admit(member=member(), budgets=[check], tiers=[Tier(min_remaining=0.0, amount=1)]))
-    assert not result.ok and result.kind == "exhausted"
+    assert not result.ok
+    assert result.kind == "exhausted"
     assert 3590 < result.retry_after <= 3600
 
 
@@ -192,7 +201,8 @@ async def test_unreachable_redis_fails_fast_and_recovers() -> None:
 
 def test_redis_url_credentials_never_shown() -> None:
     store = RedisStore("redis://user:hunter2@127.0.0.1:6379/0")
-    assert "hunter2" not in store.url and store.url == "redis://127.0.0.1:6379/0"
+    assert "hunter2" not in store.url
+    assert store.url == "redis://127.0.0.1:6379/0"
 
 
 async def test_release_frees_a_reservation_without_charging(store: StateStore) -> None:
@@ -201,4 +211,13 @@ async def test_release_frees_a_reservation_without_charging(store: StateStore) -
     assert (await store.admit(Admit(member=m, budgets=[primary], amount=100))).ok
     assert await store.settle(Settle(member=m, budgets=[actual], actual=30, release=[primary])) == [30]
     again = await store.admit(Admit(member=member(), budgets=[primary, actual], amount=70))
-    assert again.ok and again.spent == [0, 30]
+    assert again.ok
+    assert again.spent == [0, 30]
+
+
+async def test_free_group_takes_over_when_every_limited_group_is_full(store: StateStore) -> None:
+    limited = rpm(store, "limited", 1, group=1)
+    first = await store.admit(Admit(member=member(), limits=[limited], free_group=2))
+    second = await store.admit(Admit(member=member(), limits=[limited], free_group=2))
+    assert (first.group, second.group) == (1, 2)
+    assert second.rate_used == [-1]

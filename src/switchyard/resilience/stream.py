@@ -17,7 +17,7 @@ import msgspec
 
 from ..errors import UpstreamError
 from ..providers.base import Deployment
-from ..types import Attempt, ChatChunk, ResponseMeta
+from ..types import Attempt, ChatChunk, ResponseMeta, Usage
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -52,6 +52,10 @@ class ChatStream:
         self._continuable = True
         self._done = False
         self._trim = False
+        self.usage: Usage | None = None
+        self.on_close: Callable[[ChatStream, BaseException | None], None] | None = None
+        """Called once when the stream ends, fails or is closed early (accounting hooks in here)."""
+        self._closed = False
 
     def __aiter__(self) -> ChatStream:
         return self
@@ -64,10 +68,12 @@ class ChatStream:
             chunk = await self._opened.chunks.__anext__()
         except StopAsyncIteration:
             self._finished()
+            self._close(None)
             raise
         except UpstreamError as exc:
             await self._broken(exc)
             if self._resume is None or not self._continuable:
+                self._close(exc)
                 raise
             partial = "".join(self._text)
             try:
@@ -75,6 +81,7 @@ class ChatStream:
                 # the whitespace the continuation starts with is dropped, since the client already has it.
                 opened = await self._resume(self._opened.deployment, partial.rstrip())
             except UpstreamError:
+                self._close(exc)
                 raise exc from None
             self._trim = partial != partial.rstrip()
             self._opened = opened
@@ -90,6 +97,8 @@ class ChatStream:
             chunk = msgspec.structs.replace(chunk, text=text)
         if chunk.text:
             self._text.append(chunk.text)
+        if chunk.usage is not None:
+            self.usage = chunk.usage
         if chunk.tool_calls or chunk.index:
             # Half a tool call, or one of several choices, cannot be continued as a text prefix.
             self._continuable = False
@@ -110,6 +119,18 @@ class ChatStream:
         self._executor.health.failure(name, exc.message, type(exc).__name__)
         await self._executor.breaker.judge(name, exc, context=" mid-stream")
 
+    @property
+    def text(self) -> str:
+        """Everything streamed so far."""
+        return "".join(self._text)
+
+    def _close(self, error: BaseException | None) -> None:
+        if not self._closed:
+            self._closed = True
+            if self.on_close is not None:
+                self.on_close(self, error)
+
     async def aclose(self) -> None:
         """Stop reading and release the upstream connection."""
         await self._opened.chunks.aclose()
+        self._close(None)

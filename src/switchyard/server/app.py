@@ -24,6 +24,7 @@ import orjson
 
 from ..errors import (
     InvalidRequestError,
+    LimitExceededError,
     MethodNotAllowedError,
     PayloadTooLargeError,
     RateLimitedError,
@@ -31,8 +32,11 @@ from ..errors import (
     SwitchyardError,
 )
 from ..gateway import Gateway
+from ..governance.auth import Authenticator, Caller
+from ..governance.keys import KeyStoreLike
+from ..governance.principal import Principal
 from ..resilience.executor import ChatStream
-from ..types import ResponseMeta
+from ..types import ChatRequest, ResponseMeta
 from .openai_ingress import parse_chat_request
 from .openai_render import render_chunk, render_error, render_response, render_usage_chunk
 
@@ -44,6 +48,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 Handler = Callable[["_Call"], Awaitable[None]]
+AdminHandler = Callable[[str, str, bytes, bytes], Awaitable[tuple[int, bytes]]]
+"""``(method, path, query string, body) -> (status, JSON body)``, called once the master key is verified."""
 
 logger = logging.getLogger("switchyard.server")
 
@@ -93,7 +99,7 @@ class _Call:
 
     async def respond_error(self, exc: SwitchyardError) -> None:
         headers: Headers = []
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+        if isinstance(exc, RateLimitedError | LimitExceededError) and exc.retry_after is not None:
             headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
         await self.respond(exc.status_code, render_error(exc), headers)
 
@@ -101,22 +107,76 @@ class _Call:
 def _meta_headers(meta: ResponseMeta | None, upstream_model: str) -> Headers:
     if meta is None:
         return []
-    return [
+    headers = [
         (b"x-switchyard-provider", meta.provider.encode()),
         (b"x-switchyard-deployment", meta.deployment.encode()),
         (b"x-switchyard-model", upstream_model.encode()),
         (b"x-switchyard-attempts", str(len(meta.attempts)).encode()),
         (b"x-switchyard-fallback", b"true" if meta.fallback_used else b"false"),
+        (b"x-switchyard-cost-estimate-usd", _usd(meta.estimated_cost_usd)),
     ]
+    if meta.tier is not None:
+        headers.append((b"x-switchyard-tier", meta.tier.encode()))
+    headers.extend((name.encode(), value.encode()) for name, value in meta.limit_headers)
+    return headers
+
+
+def _usd(value: float | None) -> bytes:
+    return b"unknown" if value is None else f"{value:.8f}".encode()
+
+
+def _secret(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return str(token.strip())
+        elif name == b"x-api-key" and value:
+            return str(value.decode("latin-1").strip())
+    return None
+
+
+def _principal(scope: Scope, request: ChatRequest, caller: Caller) -> Principal:
+    """Attribution and controls a client may send: ``x-switchyard-user``, ``x-switchyard-features`` (comma
+    separated), ``x-switchyard-priority: critical`` and ``x-switchyard-max-cost`` (or ``max_cost`` in the body)."""
+    user, features, critical, max_cost = request.user, (), False, request.extra.pop("max_cost", None)
+    for name, raw in scope["headers"]:
+        if not name.startswith(b"x-switchyard-"):
+            continue
+        value = raw.decode("latin-1").strip()
+        if name == b"x-switchyard-user":
+            user = value or user
+        elif name == b"x-switchyard-features":
+            features = tuple(f.strip() for f in value.split(",") if f.strip())
+        elif name == b"x-switchyard-priority":
+            critical = value.lower() == "critical"
+        elif name == b"x-switchyard-max-cost":
+            max_cost = value
+    if max_cost is not None:
+        try:
+            max_cost = float(max_cost)
+        except (TypeError, ValueError):
+            message = f"max_cost must be a number of dollars, got {max_cost!r}"
+            raise InvalidRequestError(message, param="max_cost") from None
+    return Principal.of(caller.key, user=user, features=features, critical=critical, max_cost=max_cost)
 
 
 class GatewayApp:
     """ASGI application serving the OpenAI-compatible API over a :class:`Gateway`."""
 
-    def __init__(self, gateway: Gateway, *, max_body_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        max_body_bytes: int | None = None,
+        keys: KeyStoreLike | None = None,
+        admin: AdminHandler | None = None,
+    ) -> None:
         self.gateway = gateway
         self.max_body_bytes = max_body_bytes or gateway.config.server.max_body_bytes
         self.ready = True
+        self.auth = Authenticator(gateway.config.governance, keys)
+        self.admin = admin
         chat, models = self._chat_completions, self._models
         self._routes: dict[str, tuple[bytes, Handler]] = {
             "/v1/chat/completions": (b"POST", chat),
@@ -146,6 +206,9 @@ class GatewayApp:
     async def _http(self, call: _Call) -> None:
         route = self._routes.get(call.scope["path"])
         try:
+            if route is None and call.scope["path"].startswith("/admin/"):
+                await self._admin(call)
+                return
             if route is None:
                 raise _NotFoundError(f"no endpoint {call.scope['method']} {call.scope['path']}")
             method, handler = route
@@ -194,18 +257,30 @@ class GatewayApp:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _chat_completions(self, call: _Call) -> None:
+        caller = await self.auth.caller(_secret(call.scope))
         request = parse_chat_request(await self._read_body(call))
+        principal = _principal(call.scope, request, caller)
+        request_id = call.request_id.decode()
         if not request.stream:
-            response = await self.gateway.chat(request)
-            await call.respond(
-                200, render_response(response, request.model), _meta_headers(response.meta, response.model)
-            )
+            response = await self.gateway.chat(request, principal=principal, request_id=request_id)
+            headers = _meta_headers(response.meta, response.model)
+            if response.meta is not None:
+                headers.append((b"x-switchyard-cost-usd", _usd(response.meta.cost_usd)))
+            await call.respond(200, render_response(response, request.model), headers)
             return
-        stream = await self.gateway.stream(request)
+        stream = await self.gateway.stream(request, principal=principal, request_id=request_id)
         try:
             await _run_until_disconnect(call, self._pump(call, stream, request.model, request.include_usage))
         finally:
             await stream.aclose()
+
+    async def _admin(self, call: _Call) -> None:
+        await self.auth.admin(_secret(call.scope))
+        if self.admin is None:
+            raise _NotFoundError("the admin API needs the usage database (ledger) to be configured")
+        body = await self._read_body(call) if call.scope["method"] in ("POST", "PUT", "PATCH") else b""
+        status, payload = await self.admin(call.scope["method"], call.scope["path"], call.scope["query_string"], body)
+        await call.respond(status, payload)
 
     async def _pump(self, call: _Call, stream: ChatStream, model: str, include_usage: bool) -> None:
         headers = [*_SSE_HEADERS, (b"x-request-id", call.request_id)]
@@ -226,7 +301,7 @@ class GatewayApp:
                 await call.send({"type": "http.response.body", "body": body, "more_body": True})
             tail = _DONE
             if include_usage and usage is not None:
-                tail = render_usage_chunk(usage, model, response_id, created) + _DONE
+                tail = render_usage_chunk(usage, model, response_id, created, stream.meta.cost_usd) + _DONE
         except SwitchyardError as exc:
             if not call.started:
                 raise
@@ -254,6 +329,7 @@ class GatewayApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 _settle_gc()
+                await self.auth.start()
                 self.gateway.start()
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})

@@ -6,20 +6,30 @@ from typing import Any
 
 import orjson
 
-from ..errors import AllAttemptsFailedError, SwitchyardError, UpstreamError
+from ..errors import (
+    AllAttemptsFailedError,
+    BudgetExceededError,
+    LimitExceededError,
+    SwitchyardError,
+    UpstreamError,
+)
 from ..types import ChatChunk, ChatResponse, Message, TextPart, Usage
 
 __all__ = ["render_chunk", "render_error", "render_response", "render_usage_chunk"]
 
 
-def _usage(usage: Usage) -> dict[str, Any]:
-    return {
+def _usage(usage: Usage, cost_usd: float | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
         "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
+    # An extension field: the SDKs keep unknown usage fields (``usage.model_extra`` in openai-python). Unknown
+    # prices stay null, never 0.
+    body["cost_usd"] = cost_usd
+    return body
 
 
 def _message(message: Message) -> dict[str, Any]:
@@ -48,7 +58,7 @@ def render_response(response: ChatResponse, model: str) -> bytes:
             {"index": c.index, "message": _message(c.message), "logprobs": None, "finish_reason": c.finish_reason}
             for c in response.choices
         ],
-        "usage": _usage(response.usage) if response.usage else None,
+        "usage": _usage(response.usage, response.meta.cost_usd if response.meta else None) if response.usage else None,
     }
     if response.system_fingerprint:
         body["system_fingerprint"] = response.system_fingerprint
@@ -86,14 +96,16 @@ def render_chunk(chunk: ChatChunk, model: str, response_id: str, created: int, i
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
-def render_usage_chunk(usage: Usage, model: str, response_id: str, created: int) -> bytes:
+def render_usage_chunk(
+    usage: Usage, model: str, response_id: str, created: int, cost_usd: float | None = None
+) -> bytes:
     body = {
         "id": response_id,
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
         "choices": [],
-        "usage": _usage(usage),
+        "usage": _usage(usage, cost_usd),
     }
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
@@ -108,6 +120,12 @@ def error_body(exc: SwitchyardError) -> dict[str, Any]:
     if isinstance(exc, UpstreamError):
         error["provider"] = exc.provider
         error["deployment"] = exc.deployment
+    if isinstance(exc, BudgetExceededError):
+        error["budget"] = exc.budget
+        error["resets_at"] = exc.resets_at
+    if isinstance(exc, LimitExceededError):
+        error["limit"] = exc.limit
+        error["retry_after"] = round(exc.retry_after, 3)
     if isinstance(exc, AllAttemptsFailedError):
         error["attempts"] = [
             {

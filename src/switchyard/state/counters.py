@@ -129,31 +129,33 @@ class Counters:
                 return AdmitResult(ok=False, kind="budget", failed=i, retry_after=_reset(check, now), tier=tier)
 
         logs = [self._rate(check, now) for check in op.limits]
-        chosen, failed, wait = self._pick_group(op.limits, logs, now)
+        chosen, failed, wait = self._pick_group(op.limits, logs, now, op.free_group)
         if failed >= 0:
             return AdmitResult(ok=False, kind="rate", failed=failed, retry_after=wait, tier=tier)
 
-        for check, budget in zip(op.budgets, budgets, strict=True):
+        for budget in budgets:
             budget.reservations[op.member] = (now + op.lease_s, amount)
             budget.pending += amount
         used: list[int] = []
         reset: list[float] = []
-        for check, log in zip(op.limits, logs, strict=True):
-            if check.group not in (0, chosen):
+        for limit, log in zip(op.limits, logs, strict=True):
+            if limit.group not in (0, chosen):
                 used.append(-1)
                 reset.append(0.0)
                 continue
-            log.entries[op.member] = (now, check.amount)
-            log.total += check.amount
+            log.entries[op.member] = (now, limit.amount)
+            log.total += limit.amount
             used.append(log.total)
-            reset.append(log.oldest(check, now))
+            reset.append(log.oldest(limit, now))
         return AdmitResult(
             ok=True, tier=tier, group=chosen, reserved=amount, spent=spent,
             pending=[b.pending for b in budgets], rate_used=used, rate_reset=reset,
         )
 
     @staticmethod
-    def _pick_group(limits: list[RateCheck], logs: list[_RateLog], now: float) -> tuple[int, int, float]:
+    def _pick_group(
+        limits: list[RateCheck], logs: list[_RateLog], now: float, free: int
+    ) -> tuple[int, int, float]:
         """``(group taken, index of the rejecting check or -1, seconds to wait)``."""
         groups = sorted({c.group for c in limits if c.group})
         blocked: dict[int, tuple[int, float]] = {}
@@ -166,6 +168,8 @@ class Counters:
         for group in groups:
             if group not in blocked:
                 return group, -1, 0.0
+        if free:
+            return free, -1, 0.0
         if not groups:
             return 0, -1, 0.0
         best = min(groups, key=lambda g: blocked[g][1])
@@ -185,12 +189,12 @@ class Counters:
             held = budget.reservations.pop(op.member, None)
             if held is not None:
                 budget.pending -= held[1]
-        for check in op.limits:
-            log = self._rates.get(check.key)
+        for limit in op.limits:
+            log = self._rates.get(limit.key)
             entry = log.entries.get(op.member) if log is not None else None
             if log is not None and entry is not None:
-                log.total += check.amount - entry[1]
-                log.entries[op.member] = (entry[0], check.amount)
+                log.total += limit.amount - entry[1]
+                log.entries[op.member] = (entry[0], limit.amount)
         return spent
 
 

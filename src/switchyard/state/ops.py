@@ -74,6 +74,9 @@ class Admit(msgspec.Struct, kw_only=True, frozen=True):
     tiers: list[Tier] = msgspec.field(default_factory=list)
     """Ordered best first. With tiers, ``amount`` is ignored and the tier's amount is reserved."""
     critical: bool = False
+    free_group: int = 0
+    """An alternative group with no checks (a deployment without limits) after the limited ones: taken when
+    every limited group is blocked."""
     lease_s: float = 900.0
     """A reservation never settled (its replica died) is released after this long."""
 

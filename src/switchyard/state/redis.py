@@ -93,7 +93,7 @@ class RedisStore(StateStore):
                         await pipe.watch(key)
                         raw = await pipe.get(key)
                         record, result = fn(None if raw is None else msgspec.json.decode(raw, type=type_))
-                        pipe.multi()
+                        pipe.multi()  # type: ignore[no-untyped-call]
                         pipe.set(key, msgspec.json.encode(record))
                         await pipe.execute()
                         return result
@@ -129,8 +129,9 @@ class RedisStore(StateStore):
 
     async def flush_namespace(self) -> None:
         """Delete every key of this namespace (tests and ``switchyard`` admin resets)."""
-        for key in await self.keys(self._prefix):
-            await self._call(lambda k=key: self._redis.delete(k))
+        found = await self.keys(self._prefix)
+        if found:
+            await self._call(lambda: self._redis.delete(*found))
 
     async def ping(self) -> bool:
         try:

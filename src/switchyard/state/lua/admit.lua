@@ -133,6 +133,7 @@ if #groups > 0 then
   for _, g in ipairs(groups) do
     if blocked[g] == nil then chosen = g; break end
   end
+  if chosen < 0 and op.free_group ~= 0 then chosen = op.free_group end
   if chosen < 0 then
     local best = groups[1]
     for _, g in ipairs(groups) do if blocked[g][2] < blocked[best][2] then best = g end end
