@@ -247,6 +247,7 @@ class Gateway:
         await self._prober.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.breaker.flush()
         if self.ledger is not None:
             await self.ledger.aclose()
         await self._transport.aclose()

@@ -6,18 +6,27 @@ task was cancelled) loses its lease after ``probe_timeout_s`` and the next reque
 
 The transitions are pure functions over a :class:`BreakerRecord`, applied through ``StateStore.update``, so a
 shared store (Redis) gives every replica the same breaker without any change here.
+
+With a shared store the common case must not cost a round trip: each replica mirrors the records it read for
+``sync_s`` (1 s), so a closed breaker admits with no I/O, and successes on a clean breaker are counted locally
+and added to the shared record in one write per ``sync_s``. Failures and every transition out of ``closed`` go
+to the store at once, so one replica's view reaches the others within ``sync_s``. A store that cannot be
+reached leaves each replica to its own mirror (fail open): a broken Redis never fails a request by itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 import msgspec
 
 from ..config import BreakerPolicy
-from ..errors import UpstreamError
+from ..errors import StateUnavailableError, UpstreamError
 from ..state import StateStore
 from ..state.memory import MemoryStore
 from .policy import classify
@@ -28,7 +37,8 @@ BreakerState = Literal["closed", "open", "half_open"]
 Admission = Literal["closed", "probe", "open"]
 """``closed``: call normally; ``probe``: call, as the half-open probe; ``open``: skip this deployment."""
 
-KEY_PREFIX: Final = "breaker:"
+
+_T = TypeVar("_T")
 
 
 class BreakerRecord(msgspec.Struct, kw_only=True, frozen=True):
@@ -95,6 +105,15 @@ def _record(
     return updated, updated.state
 
 
+def _successes(record: BreakerRecord | None, now: float, policy: BreakerPolicy, count: int) -> tuple[BreakerRecord, None]:
+    record = record or _CLOSED
+    if record.state != "closed":
+        return record, None
+    if now - record.window_start >= policy.window_s:
+        record = msgspec.structs.replace(record, window_start=now, window_ok=0, window_failed=0)
+    return msgspec.structs.replace(record, consecutive=0, window_ok=record.window_ok + count), None
+
+
 def _release(record: BreakerRecord | None) -> tuple[BreakerRecord, None]:
     record = record or _CLOSED
     if record.state != "half_open":
@@ -106,35 +125,89 @@ class Breaker:
     """The breakers of every deployment of one gateway. ``clock`` is injectable so tests need not sleep."""
 
     def __init__(
-        self, store: StateStore, policy: BreakerPolicy, *, clock: Callable[[], float] = time.monotonic
+        self,
+        store: StateStore,
+        policy: BreakerPolicy,
+        *,
+        clock: Callable[[], float] = time.time,
+        sync_s: float = 1.0,
     ) -> None:
+        # Wall time, not monotonic: a shared record's timestamps must mean the same on every replica.
         self.store = store
         self.policy = policy
         self.now = clock
+        self.sync_s = sync_s
         # With the local store the common case (closed) needs no await at all: the hot path stays a dict lookup.
         self._local = store if isinstance(store, MemoryStore) else None
+        self._mirror: dict[str, tuple[float, BreakerRecord]] = {}
+        self._ok: Counter[str] = Counter()
+        self._flushed = clock()
+        self._flush: asyncio.Task[None] | None = None
+
+    async def _apply(self, deployment: str, fn: Callable[[BreakerRecord | None], tuple[BreakerRecord, _T]]) -> _T:
+        key = self.store.key("breaker", deployment)
+
+        def remembered(record: BreakerRecord | None) -> tuple[BreakerRecord, tuple[BreakerRecord, _T]]:
+            updated, result = fn(record)
+            return updated, (updated, result)
+
+        try:
+            updated, result = await self.store.update(key, BreakerRecord, remembered)
+        except StateUnavailableError:
+            # The shared store is down: judge from this replica's own view until it is back.
+            updated, result = fn(self._mirror.get(deployment, (0.0, _CLOSED))[1])
+        self._mirror[deployment] = (self.now(), updated)
+        return result
 
     async def admit(self, deployment: str) -> Admission:
-        key = KEY_PREFIX + deployment
+        key = self.store.key("breaker", deployment)
         if self._local is not None:
             record = self._local.peek(key, BreakerRecord)
             if record is None or record.state == "closed":
                 return "closed"
+        else:
+            mirrored = await self._view(deployment)
+            if mirrored.state == "closed":
+                return "closed"
         policy, now = self.policy, self.now()
-        return await self.store.update(key, BreakerRecord, lambda r: _admit(r, now, policy))
+        return await self._apply(deployment, lambda r: _admit(r, now, policy))
+
+    async def _view(self, deployment: str) -> BreakerRecord:
+        seen, record = self._mirror.get(deployment, (0.0, _CLOSED))
+        if self.now() - seen < self.sync_s:
+            return record
+        with contextlib.suppress(StateUnavailableError):
+            record = await self.store.get(self.store.key("breaker", deployment), BreakerRecord) or _CLOSED
+        self._mirror[deployment] = (self.now(), record)
+        return record
 
     async def success(self, deployment: str) -> BreakerState:
+        if self._local is None:
+            _, record = self._mirror.get(deployment, (0.0, _CLOSED))
+            if record.state == "closed" and record.consecutive == 0:
+                self._ok[deployment] += 1
+                self._schedule_flush()
+                return "closed"
         policy, now = self.policy, self.now()
-        return await self.store.update(
-            KEY_PREFIX + deployment, BreakerRecord, lambda r: _record(r, now, policy, None, False)
-        )
+        return await self._apply(deployment, lambda r: _record(r, now, policy, None, False))
+
+    def _schedule_flush(self) -> None:
+        now = self.now()
+        if now - self._flushed >= self.sync_s and (self._flush is None or self._flush.done()):
+            self._flushed = now
+            self._flush = asyncio.ensure_future(self.flush())
+
+    async def flush(self) -> None:
+        """Add the successes counted locally to the shared records (a few writes per second, off the hot path)."""
+        pending, self._ok = self._ok, Counter()
+        policy, now = self.policy, self.now()
+        for deployment, count in pending.items():
+            await self._apply(deployment, lambda r, n=count: _successes(r, now, policy, n))
 
     async def failure(self, deployment: str, error: str, *, force_open: bool = False) -> BreakerState:
         """Count a failure; ``force_open`` opens at once (a rejected credential will not fix itself)."""
         policy, now = self.policy, self.now()
-        return await self.store.update(
-            KEY_PREFIX + deployment, BreakerRecord, lambda r: _record(r, now, policy, error, force_open)
-        )
+        return await self._apply(deployment, lambda r: _record(r, now, policy, error, force_open))
 
     async def judge(self, deployment: str, exc: UpstreamError, *, context: str = "") -> None:
         """The breaker's verdict on a failed call, by error class: the deployment's own trouble (5xx, timeout) is
@@ -151,12 +224,18 @@ class Breaker:
 
     async def release(self, deployment: str) -> None:
         """End a probe that gave no verdict (a 429, a cancelled call): the next request may probe at once."""
-        record = await self.store.get(KEY_PREFIX + deployment, BreakerRecord)
+        try:
+            record = await self.store.get(self.store.key("breaker", deployment), BreakerRecord)
+        except StateUnavailableError:
+            record = self._mirror.get(deployment, (0.0, None))[1]
         if record is not None and record.state == "half_open":
-            await self.store.update(KEY_PREFIX + deployment, BreakerRecord, _release)
+            await self._apply(deployment, _release)
 
     async def snapshot(self, deployment: str) -> BreakerRecord:
-        record = await self.store.get(KEY_PREFIX + deployment, BreakerRecord)
+        try:
+            record = await self.store.get(self.store.key("breaker", deployment), BreakerRecord)
+        except StateUnavailableError:
+            record = self._mirror.get(deployment, (0.0, None))[1]
         if record is not None and record.state == "open" and self.now() - record.opened_at >= self.policy.cooldown_s:
             # Due for a probe: report it as the next request will find it.
             return msgspec.structs.replace(record, state="half_open")
