@@ -1,4 +1,4 @@
-"""``switchyard`` command line: serve | check | simulate | demo."""
+"""``switchyard`` command line: serve | check | simulate | demo | usage."""
 
 from __future__ import annotations
 
@@ -92,6 +92,12 @@ def _demo(args: argparse.Namespace) -> int:
     return _run_loop(run_demo(config_path=args.config))
 
 
+def _usage(args: argparse.Namespace) -> int:
+    from .governance.ledger.usage_cmd import usage_command
+
+    return _run_loop(usage_command(args))
+
+
 def _run_loop(coro: Coroutine[Any, Any, int | None]) -> int:
     import uvloop  # ships with uvicorn[standard], a dependency
 
@@ -126,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="simulator + gateway + a scripted tour, no API keys needed")
     demo.add_argument("--config", "-c", type=Path, default=None, help="default: the bundled demo config")
     demo.set_defaults(func=_demo)
+
+    from .governance.ledger.usage_cmd import add_arguments as usage_arguments
+
+    usage = commands.add_parser("usage", help="usage and cost report from the ledger (table, CSV or JSON)")
+    usage_arguments(usage)
+    usage.set_defaults(func=_usage)
     return parser
 
 

@@ -12,22 +12,34 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 import yaml
 
 from .errors import ConfigError
 from .governance.records import BudgetSpec
+from .routing.spec import (
+    ExperimentConfig,
+    LatencyConfig,
+    PromptVariant,
+    RouteStrategy,
+    RoutingConfig,
+    check_model,
+    check_route,
+)
 
 __all__ = [
+    "AlertsConfig",
     "BreakerPolicy",
     "BudgetConfig",
     "Config",
     "GovernanceConfig",
     "HealthConfig",
     "HedgeConfig",
+    "LedgerConfig",
     "ModelConfig",
+    "PriceOverride",
     "ProviderConfig",
     "RateLimitConfig",
     "ResilienceConfig",
@@ -89,6 +101,15 @@ class ProviderConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     timeout: Timeouts = msgspec.field(default_factory=Timeouts)
 
 
+class PriceOverride(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """USD per 1M tokens; replaces the catalog's price for the deployment as a whole."""
+
+    input_per_mtok: Annotated[float, msgspec.Meta(ge=0)]
+    output_per_mtok: Annotated[float, msgspec.Meta(ge=0)]
+    cached_input_per_mtok: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    """``None``: cached prompt tokens cost the full input price."""
+
+
 class ModelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     provider: str
     model: str
@@ -104,6 +125,16 @@ class ModelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rpm: int | None = None
     """The provider's own limits for this deployment: the gateway stops sending before the provider 429s."""
     tpm: int | None = None
+    pricing: PriceOverride | None = None
+    """Overrides the bundled catalog's price (negotiated rates, regional deployments, models it does not know)."""
+    base_model: str | None = None
+    """The catalog id to price and size this deployment by when ``model`` is not one (Azure deployment names)."""
+    tags: list[str] = msgspec.field(default_factory=list)
+    """Routing tags (``local``, ``eu``): requests carrying tags go only to deployments that satisfy them."""
+    quality: float | None = None
+    """A quality score (any scale, higher is better) for routes with ``strategy: quality``."""
+    weight: float = 1.0
+    """Share of traffic under ``strategy: weighted`` unless the route's ``weights`` says otherwise."""
 
 
 class RetryPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -154,9 +185,32 @@ class TierConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froze
 
 
 class RouteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    targets: list[str]
+    targets: list[str] = msgspec.field(default_factory=list)
     fallbacks: list[str] = msgspec.field(default_factory=list)
-    strategy: Literal["priority"] = "priority"
+    strategy: RouteStrategy = "priority"
+    """How candidates are ordered: ``priority`` (as listed), ``weighted``, ``least-busy``, ``latency``, ``cost``,
+    ``quality``, ``usage`` (RPM/TPM headroom), ``classify`` (by task) or ``strong_weak``."""
+    weights: dict[str, float] = msgspec.field(default_factory=dict)
+    """``weighted``: share per target (default: each model's ``weight``)."""
+    latency: LatencyConfig = msgspec.field(default_factory=LatencyConfig)
+    tasks: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """``classify``: task → models, best first (``{coding: [a, b], math: [c]}``)."""
+    default: list[str] = msgspec.field(default_factory=list)
+    """``classify``: models for requests of no known task or a low-confidence guess (default: ``targets``)."""
+    examples: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """``classify``: example prompts per task, added to the classifier's own."""
+    min_confidence: float | None = None
+    """``classify``: below this the route's ``default`` serves (default: the classifier's own threshold)."""
+    strong: list[str] = msgspec.field(default_factory=list)
+    weak: list[str] = msgspec.field(default_factory=list)
+    threshold: float = 0.5
+    """``strong_weak``: requests the learned router scores at or above this go to ``strong``, others to ``weak``."""
+    experiment: ExperimentConfig | None = None
+    """An A/B split of ``targets`` into arms, with per-arm statistics (``switchyard experiments``)."""
+    affinity: Literal["user", "session"] | None = None
+    """Keep a user (or ``x-switchyard-session``) on one deployment while it is healthy: warm prompt caches."""
+    prompts: dict[str, PromptVariant] = msgspec.field(default_factory=dict)
+    """A system prompt per target, applied only to what that deployment is sent."""
     retry: RetryPolicy | None = None
     """Default: ``resilience.retry``."""
     deadline_s: float | None = None
@@ -241,6 +295,65 @@ class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_body_bytes: int = 16 * 1024 * 1024
 
 
+class AlertsConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """In-process alert rules (see :mod:`switchyard.alerts`); each alert is logged and POSTed to ``webhooks``."""
+
+    enabled: bool = True
+    webhooks: list[Secret] = msgspec.field(default_factory=list)
+    """Slack-compatible JSON is POSTed here. URLs often carry tokens, so they are secrets: logs show the host."""
+    error_rate: float = 0.05
+    """Fires when more than this share of requests failed within ``error_window_s`` (per deployment, global)..."""
+    error_window_s: float = 300.0
+    min_requests: int = 20
+    """...and at least this many requests were made in the window, so that one failure of two does not page."""
+    latency_s: float = 10.0
+    latency_quantile: float = 0.95
+    """Fires when this quantile of latencies in the window exceeds ``latency_s`` (1.0: any single request)."""
+    spend_ratio: float = 0.8
+    """Share of a budget at which a spend alert fires, for budgets that set no ``alert_at``."""
+    repeat_s: float = 3600.0
+    """A still-firing alert is sent again this often."""
+
+    def __post_init__(self) -> None:
+        # ValueError here becomes a ConfigError naming ``alerts`` (see _convert); webhook URLs are never echoed.
+        if not (0 <= self.error_rate < 1 and 0 < self.latency_quantile <= 1 and 0 < self.spend_ratio <= 1):
+            raise ValueError("need error_rate in [0, 1), latency_quantile and spend_ratio in (0, 1]")
+        if self.error_window_s <= 0 or self.latency_s <= 0 or self.repeat_s <= 0 or self.min_requests < 1:
+            raise ValueError("need error_window_s, latency_s, repeat_s > 0 and min_requests >= 1")
+        for i, url in enumerate(self.webhooks):
+            if url.get().partition("://")[0] not in ("http", "https"):
+                raise ValueError(f"webhooks[{i}] must be an http:// or https:// URL")
+
+
+class LedgerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """The usage ledger and virtual-key database. ``url``: ``sqlite:///path.db`` (relative to the working
+    directory) or ``postgresql://user:password@host:5432/db?schema=name``; it may hold a password, so it is a
+    :class:`Secret` and printed only in redacted form."""
+
+    url: Secret = msgspec.field(default_factory=lambda: Secret("sqlite:///switchyard.db"))
+    enabled: bool = True
+    batch_size: int = 500
+    """Rows per database write; a full batch is written at once, a partial one every ``flush_interval_s``."""
+    flush_interval_s: float = 0.5
+    max_buffer: int = 100_000
+    """Rows held in memory while the database is unreachable; beyond this the oldest are dropped (counted)."""
+    timezone: str = "UTC"
+    """Days in ``switchyard usage --by day`` start at midnight here."""
+
+    def __post_init__(self) -> None:
+        # ValueError here becomes a ConfigError naming ``ledger`` (see _convert); the URL itself is never echoed.
+        if self.url.get().partition("://")[0] not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("url must start with sqlite:// or postgresql://")
+        if self.batch_size < 1 or self.flush_interval_s <= 0 or self.max_buffer < self.batch_size:
+            raise ValueError("need batch_size >= 1, flush_interval_s > 0 and max_buffer >= batch_size")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"unknown time zone '{self.timezone}'") from exc
+
+
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     providers: dict[str, ProviderConfig]
     models: dict[str, ModelConfig]
@@ -248,6 +361,9 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     resilience: ResilienceConfig = msgspec.field(default_factory=ResilienceConfig)
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     governance: GovernanceConfig = msgspec.field(default_factory=GovernanceConfig)
+    ledger: LedgerConfig = msgspec.field(default_factory=LedgerConfig)
+    alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
+    routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
 
 
 _T = TypeVar("_T")
@@ -293,10 +409,11 @@ def _check_references(config: Config) -> None:
         if model.provider not in config.providers:
             known = ", ".join(sorted(config.providers))
             raise ConfigError(f"unknown provider '{model.provider}' (known: {known})", key=f"models.{name}.provider")
+        check_model(name, model)
     for name, route in config.routes.items():
         if name in config.models:
             raise ConfigError("a route cannot have the same name as a model", key=f"routes.{name}")
-        if not route.targets:
+        if not route.targets and route.strategy not in ("classify", "strong_weak") and route.experiment is None:
             raise ConfigError("a route needs at least one target", key=f"routes.{name}.targets")
         for field, members in (("targets", route.targets), ("fallbacks", route.fallbacks)):
             for i, member in enumerate(members):
@@ -309,6 +426,7 @@ def _check_references(config: Config) -> None:
         shares = [tier.min_remaining for tier in route.tiers]
         if shares != sorted(shares, reverse=True) or any(not 0 <= x <= 1 for x in shares):
             raise ConfigError("tiers go best first, min_remaining from 1 down to 0", key=f"routes.{name}.tiers")
+        check_route(name, route, config.models)
     for i, member in enumerate(config.resilience.fallbacks):
         if member not in config.models:
             raise ConfigError(f"unknown model '{member}'", key=f"resilience.fallbacks[{i}]")
@@ -375,6 +493,9 @@ def parse_config(data: Any, *, env: dict[str, str] | None = None) -> Config:
         resilience=_convert(data.get("resilience") or {}, ResilienceConfig, "resilience"),
         server=_convert(data.get("server") or {}, ServerConfig, "server"),
         governance=_convert(data.get("governance") or {}, GovernanceConfig, "governance"),
+        ledger=_convert(data.get("ledger") or {}, LedgerConfig, "ledger"),
+        alerts=_convert(data.get("alerts") or {}, AlertsConfig, "alerts"),
+        routing=_convert(data.get("routing") or {}, RoutingConfig, "routing"),
     )
     _check_references(config)
     return config

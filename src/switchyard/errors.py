@@ -26,7 +26,9 @@
     │   ├── UpstreamUnavailableError     503   retry: yes  fallback: yes (5xx, connection refused/reset)
     │   └── MalformedResponseError       502   retry: yes  fallback: yes (unparseable upstream answer)
     ├── AllAttemptsFailedError           502/503 every candidate failed; lists each attempt
-    └── StateUnavailableError            503 the shared state store is unreachable and policy is fail-closed
+    ├── NoCandidateError                 400/503 routing filters left no deployment; says which removed which
+    ├── StateUnavailableError            503 the shared state store is unreachable and policy is fail-closed
+    └── DatabaseUnavailableError         503 the usage/key database cannot be reached or refused the operation
 
 Adapters map upstream failures into this tree at the boundary (``raise Mapped(...) from exc``); the HTTP
 layer maps the tree onto OpenAI's error body in one place. Messages never contain credentials.
@@ -47,6 +49,7 @@ __all__ = [
     "ConfigError",
     "ContentFilteredError",
     "ContextLengthExceededError",
+    "DatabaseUnavailableError",
     "ForbiddenError",
     "InvalidRequestError",
     "LimitExceededError",
@@ -54,6 +57,7 @@ __all__ = [
     "MaxCostExceededError",
     "MethodNotAllowedError",
     "ModelNotFoundError",
+    "NoCandidateError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitedError",
@@ -177,6 +181,13 @@ class StateUnavailableError(SwitchyardError):
     error_type = "api_error"
 
 
+class DatabaseUnavailableError(SwitchyardError):
+    """The usage ledger / virtual-key database failed. The message names the database by its redacted URL."""
+
+    status_code = 503
+    error_type = "api_error"
+
+
 class UpstreamError(SwitchyardError):
     """A provider call failed. ``retryable``: the same deployment may succeed on another try;
     ``fallback``: another deployment may succeed where this one failed."""
@@ -289,3 +300,28 @@ class AllAttemptsFailedError(SwitchyardError):
         # 503 when every failure was a capacity problem (the client may retry later), 502 otherwise.
         capacity = (RateLimitedError, UpstreamUnavailableError, UpstreamTimeoutError)
         return 503 if self.errors and all(isinstance(e, capacity) for e in self.errors) else 502
+
+
+class NoCandidateError(SwitchyardError):
+    """No deployment of the route qualifies for the request. ``removed`` maps each filter (``capability``,
+    ``context_window``, ``tags``, ``health``) to the deployments it removed.
+
+    400 when the request can never be served as sent (it needs vision and no target has it); 503 when some
+    deployment would qualify but for its health (an open circuit breaker), since that passes.
+    """
+
+    def __init__(self, message: str, *, removed: dict[str, list[str]]) -> None:
+        super().__init__(message, code="no_candidate", param="model")
+        self.removed = removed
+
+    @property
+    def unavailable(self) -> bool:
+        return "health" in self.removed
+
+    @property
+    def status_code(self) -> int:  # type: ignore[override]
+        return 503 if self.unavailable else 400
+
+    @property
+    def error_type(self) -> str:  # type: ignore[override]
+        return "upstream_unavailable" if self.unavailable else "invalid_request_error"

@@ -32,6 +32,7 @@ __all__ = [
     "ResponseFormat",
     "ResponseMeta",
     "Role",
+    "RouteDecision",
     "TextPart",
     "Tool",
     "ToolCall",
@@ -163,6 +164,10 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     """Streams only: send a final chunk with usage (OpenAI's ``stream_options.include_usage``)."""
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
     """Fields we do not model, sent verbatim into the upstream request body."""
+    tags: list[str] = msgspec.field(default_factory=list)
+    """Routing tags (``x-switchyard-tags``, ``metadata.tags``): only deployments satisfying them serve. Not sent."""
+    session: str | None = None
+    """Conversation id (``x-switchyard-session``) for routes with session affinity. Not sent upstream."""
 
 
 class Usage(msgspec.Struct, kw_only=True):
@@ -195,6 +200,26 @@ class Attempt(msgspec.Struct, kw_only=True, frozen=True):
     latency_ms: float = 0.0
 
 
+class RouteDecision(msgspec.Struct, kw_only=True, frozen=True):
+    """How the router ordered a request's candidates; ``x-switchyard-route`` shows it with the deployment that
+    answered (``ResponseMeta.deployment``)."""
+
+    strategy: str
+    """The route's strategy, or ``direct`` for a model named by the client."""
+    candidates: tuple[str, ...] = ()
+    """Deployments in the order they were to be tried, after filters."""
+    task: str | None = None
+    """``classify``: the task class (``None``: none recognised, the route's default served)."""
+    classifier: str | None = None
+    """``classify``: which tier decided (``rules``, ``embedding``, ``none``); ``strong_weak``: ``strong``/``weak``."""
+    confidence: float | None = None
+    """``classify``: the classifier's confidence; ``strong_weak``: the score (probability strong is needed)."""
+    arm: str | None = None
+    """The experiment arm the request was assigned to."""
+    affinity: bool = False
+    """The first candidate was chosen by user/session affinity."""
+
+
 class ResponseMeta(msgspec.Struct, kw_only=True):
     """What the gateway did to produce a response: who answered and what was tried first."""
 
@@ -211,6 +236,8 @@ class ResponseMeta(msgspec.Struct, kw_only=True):
     """The budget tier that served the request, for tiered routes."""
     limit_headers: list[tuple[str, str]] = msgspec.field(default_factory=list)
     """``x-ratelimit-*`` values from admission."""
+    routing: RouteDecision | None = None
+    """Why these candidates, in this order: strategy, task class, experiment arm."""
 
     @property
     def fallback_used(self) -> bool:

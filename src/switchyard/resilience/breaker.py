@@ -172,6 +172,18 @@ class Breaker:
         policy, now = self.policy, self.now()
         return await self._apply(deployment, lambda r: _admit(r, now, policy))
 
+    def available(self, deployment: str) -> bool:
+        """Whether :meth:`admit` would let a call through, judged without I/O: from the local store, or this
+        replica's mirror of the shared one (at most ``sync_s`` old for deployments it calls). Routing filters use
+        it, so that planning never waits on the store; ``admit`` still decides each call."""
+        if self._local is not None:
+            record = self._local.peek(self.store.key("breaker", deployment), BreakerRecord)
+        else:
+            record = self._mirror.get(deployment, (0.0, _CLOSED))[1]
+        if record is None or record.state == "closed":
+            return True
+        return _admit(record, self.now(), self.policy)[1] != "open"
+
     async def _view(self, deployment: str) -> BreakerRecord:
         seen, record = self._mirror.get(deployment, (0.0, _CLOSED))
         if self.now() - seen < self.sync_s:

@@ -114,7 +114,7 @@ class ProviderSim(ABC):
         ident = self.ctx.next_id()
         if decision.action == "content_filter":
             return self.content_filtered(prompt, model, ident, stream)
-        result = reply(prompt, call_id=f"call_{ident:08d}")
+        result = reply(prompt, call_id=f"call_{ident:08d}", accuracy=decision.faults.accuracy)
         if not stream:
             body = orjson.dumps(self.render(result, prompt, model, ident))
             if decision.action == "garbled":

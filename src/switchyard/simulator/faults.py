@@ -80,6 +80,10 @@ class Faults(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=Tr
     context_window: int | None = None
     """Prompts estimated above this many tokens fail with the provider's context-length error."""
     outages: tuple[Outage, ...] = ()
+    accuracy: float | None = None
+    """Not a fault but the model's skill, for evaluations: with a value, a last user turn holding arithmetic is
+    answered with just its value, right for this share of prompts and wrong for the rest (which ones is fixed by
+    model and prompt, so runs repeat). ``None``: the usual echo."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ Replies are deterministic functions of the prompt, so tests can assert on them:
   forced tool, or the first one, with arguments generated from its JSON schema;
 - a prompt whose last turn is a tool result gets a text answer quoting the result;
 - JSON mode gets a JSON object (an instance of the schema when one is given);
+- with ``accuracy`` set (``Faults.accuracy``), a last user turn holding arithmetic gets just its value, right
+  for that share of prompts (see ``answers``);
 - otherwise the model echoes the last user turn: ``"<model> says: <text>"``.
 ``max_tokens`` truncates (finish ``length``) and stop sequences cut the text (finish ``stop``).
 """
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from .answers import answer
 
 __all__ = ["Prompt", "Reply", "SimToolCall", "estimate_tokens", "reply", "split_text"]
 
@@ -114,7 +118,7 @@ def _truncate(text: str, max_tokens: int | None) -> tuple[str, bool]:
     return text[: max(0, max_tokens * 4)], True
 
 
-def reply(prompt: Prompt, *, call_id: str = "call_sim") -> Reply:
+def reply(prompt: Prompt, *, call_id: str = "call_sim", accuracy: float | None = None) -> Reply:
     input_tokens = estimate_tokens(prompt.all_text) + 85 * prompt.images
     if prompt.tools and not prompt.tool_choice_none and not prompt.last_is_tool_result:
         chosen = next((t for t in prompt.tools if t[0] == prompt.forced_tool), prompt.tools[0])
@@ -126,6 +130,8 @@ def reply(prompt: Prompt, *, call_id: str = "call_sim") -> Reply:
         text = orjson.dumps(payload).decode()
     elif prompt.last_is_tool_result:
         text = f"The tool returned: {prompt.tool_result_text[:200]}"
+    elif accuracy is not None and (solved := answer(prompt.model, prompt.last_user_text, accuracy)) is not None:
+        text = solved
     else:
         seen = f" I see {prompt.images} image(s)." if prompt.images else ""
         text = f"{prompt.model} says: {prompt.last_user_text[:400]}{seen}"

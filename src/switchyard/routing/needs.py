@@ -1,0 +1,95 @@
+"""What a request demands of a deployment: features (tools, vision, JSON schema, streaming), room in the context
+window, and tags.
+
+Each is computed on first use and kept, so a route whose deployments can all do everything never scans the
+messages, and the prompt-token estimate is made at most once per request however many filters and strategies ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from ..errors import InvalidRequestError
+from ..pricing import estimate_prompt_tokens
+from ..types import ChatRequest, ImagePart
+
+__all__ = ["Needs", "parse_tags", "take_tags"]
+
+
+def parse_tags(value: str | Iterable[object]) -> list[str]:
+    """``"a, b"`` or ``["a", "b"]`` → ``["a", "b"]``; blanks dropped."""
+    items: Iterable[object] = value.split(",") if isinstance(value, str) else value
+    tags = []
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidRequestError(f"tags must be strings, got {item!r}", param="metadata.tags")
+        if item.strip():
+            tags.append(item.strip())
+    return tags
+
+
+def take_tags(request: ChatRequest) -> None:
+    """Move ``metadata.tags`` of the body onto ``request.tags``. They are routing instructions for us, and
+    providers reject them (OpenAI wants string metadata values, Anthropic allows only ``user_id``)."""
+    metadata = request.extra.get("metadata")
+    if not isinstance(metadata, dict) or "tags" not in metadata:
+        return
+    raw = metadata.pop("tags")
+    if not isinstance(raw, str | list):
+        raise InvalidRequestError("metadata.tags must be a list of strings or a comma-separated string",
+                                  param="metadata.tags")
+    request.tags = [*request.tags, *parse_tags(raw)]
+    if not metadata:
+        del request.extra["metadata"]
+
+
+class Needs:
+    """The demands of one request, derived lazily."""
+
+    __slots__ = ("_features", "_prompt_tokens", "_tags", "request", "tag_rules")
+
+    def __init__(self, request: ChatRequest, tag_rules: Mapping[str, list[str]]) -> None:
+        self.request = request
+        self.tag_rules = tag_rules
+        self._features: frozenset[str] | None = None
+        self._prompt_tokens: int | None = None
+        self._tags: frozenset[str] | None = None
+
+    @property
+    def features(self) -> frozenset[str]:
+        if self._features is None:
+            request = self.request
+            used = set()
+            if request.tools and (request.tool_choice is None or request.tool_choice.mode != "none"):
+                used.add("tools")
+            if request.response_format is not None and request.response_format.type == "json_schema":
+                used.add("json_schema")
+            if request.stream:
+                used.add("streaming")
+            if any(isinstance(p, ImagePart) for m in request.messages for p in m.content):
+                used.add("vision")
+            self._features = frozenset(used)
+        return self._features
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Estimated offline (no tokenizer), as budgets are reserved."""
+        if self._prompt_tokens is None:
+            self._prompt_tokens = estimate_prompt_tokens(self.request)
+        return self._prompt_tokens
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus the most output the request allows: what must fit in a context window."""
+        return self.prompt_tokens + (self.request.max_tokens or 0)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """Deployment tags the request's tags demand (a tag with no rule demands itself)."""
+        if self._tags is None:
+            rules = self.tag_rules
+            demanded: set[str] = set()
+            for tag in self.request.tags:
+                demanded.update(rules.get(tag, (tag,)))
+            self._tags = frozenset(demanded)
+        return self._tags
