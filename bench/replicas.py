@@ -32,7 +32,9 @@ from procs import Services, free_port  # noqa: E402
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 MASTER = "sk-master-replicas-test"
 """A throwaway credential for this local run (not a real secret)."""
-MAX_TOKENS = 200
+MAX_TOKENS = 16
+"""Small enough that the simulator's answer is cut at it: actual cost ≈ the reservation, so the budget is
+really spent to its limit rather than held by over-sized reservations."""
 PROMPT = "Summarise the causes of the French revolution in three sentences."
 
 

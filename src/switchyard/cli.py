@@ -1,4 +1,4 @@
-"""``switchyard`` command line: serve | check | simulate | demo | usage."""
+"""``switchyard`` command line: serve | check | simulate | demo | usage | eval."""
 
 from __future__ import annotations
 
@@ -19,13 +19,12 @@ __all__ = ["main"]
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .gateway import Gateway
-    from .server.app import GatewayApp
+    from .server.services import build_app
 
     config = load_config(args.config)
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
-    app = GatewayApp(Gateway(config))
+    app = build_app(config)
     print(
         f"switchyard: serving {len(config.models)} model(s) and {len(config.routes)} route(s) "
         f"on http://{host}:{port}/v1",
@@ -98,6 +97,24 @@ def _usage(args: argparse.Namespace) -> int:
     return _run_loop(usage_command(args))
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluation.command import eval_command
+
+    return _run_loop(
+        eval_command(
+            config=args.config,
+            targets=[t.strip() for t in args.targets.split(",") if t.strip()],
+            eval_set=args.set,
+            data_dir=args.data,
+            limit=args.limit,
+            concurrency=args.concurrency,
+            judge=args.judge,
+            as_json=args.json,
+            write_quality=args.write_quality,
+        )
+    )
+
+
 def _run_loop(coro: Coroutine[Any, Any, int | None]) -> int:
     import uvloop  # ships with uvicorn[standard], a dependency
 
@@ -138,6 +155,18 @@ def _parser() -> argparse.ArgumentParser:
     usage = commands.add_parser("usage", help="usage and cost report from the ledger (table, CSV or JSON)")
     usage_arguments(usage)
     usage.set_defaults(func=_usage)
+
+    evaluate = commands.add_parser("eval", help="run an eval set through models/routes: latency, cost, quality")
+    evaluate.add_argument("--config", "-c", type=Path, required=True)
+    evaluate.add_argument("--targets", "-t", required=True, help="models and routes to compare, comma-separated")
+    evaluate.add_argument("--set", default="builtin", help="a JSONL eval set, 'builtin' (default) or 'gsm8k'")
+    evaluate.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data, for --set gsm8k")
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N items")
+    evaluate.add_argument("--concurrency", type=int, default=8)
+    evaluate.add_argument("--judge", default=None, help="model or route that grades 'judge' items")
+    evaluate.add_argument("--json", action="store_true", help="print JSON (per target and per item), not a table")
+    evaluate.add_argument("--write-quality", type=Path, default=None, help="write quality scores for routing")
+    evaluate.set_defaults(func=_eval)
     return parser
 
 

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, load_config
+from .alerts import AlertManager
 from .errors import InvalidRequestError, SwitchyardError
 from .governance.costing import CatalogPricer
 from .governance.governor import Governor, Ticket
@@ -76,6 +77,9 @@ class Gateway:
         self.ledger = ledger
         """The usage ledger; ``None`` records nothing (the server opens one from ``ledger:`` in the config)."""
         self._background: set[asyncio.Task[None]] = set()
+        self.alerts = AlertManager(config.alerts)
+        self.governor.listeners.append(self.alerts.on_budget)
+        self.breaker.listeners.append(self.alerts.on_breaker)
 
     @classmethod
     def from_file(cls, path: str | Path, *, transport: Transport | None = None) -> Gateway:
@@ -178,6 +182,10 @@ class Gateway:
         cost = self.governor.cost(deployment, usage) if error is None else None
         self._spawn(self.governor.settle(ticket, deployment, usage if error is None else None, cost))
         self._record(ticket, request, started, meta, usage, cost, error)
+        # Only the gateway's or a provider's failures count towards error-rate alerts, not the client's.
+        failed = isinstance(error, SwitchyardError) and error.status_code >= 500
+        last = meta.attempts[-1].deployment if meta is not None and meta.attempts else None
+        self.alerts.on_request(ticket.plan.route, deployment or last, not failed, time.time() - started)
         return cost
 
     def _record(
@@ -242,12 +250,14 @@ class Gateway:
     def start(self) -> None:
         """Start background work (active health probes, when configured). Needs a running event loop."""
         self._prober.start()
+        self._spawn(self.alerts.start())
 
     async def aclose(self) -> None:
         await self._prober.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.breaker.flush()
+        await self.alerts.aclose()
         if self.ledger is not None:
             await self.ledger.aclose()
         await self._transport.aclose()

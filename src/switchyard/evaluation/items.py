@@ -11,7 +11,7 @@ One JSON object a line::
   optional reference answer shown to the judge.
 - ``match``: ``exact`` (after normalising case, whitespace and punctuation), ``contains`` (the expected words
   appear in order as whole words), ``regex`` (``expected`` is a pattern searched for), ``choice`` (the letter
-  A–D the answer picks), ``number`` (the answer's last number equals the expected one) or ``judge``.
+  A-D the answer picks), ``number`` (the answer's last number equals the expected one) or ``judge``.
 - ``tags``: optional labels, carried through to per-item results.
 
 Loading validates everything up front, so a typo on line 400 fails before anything is sent; errors are

@@ -1,8 +1,8 @@
-"""Judge-model scoring: a strict 1–10 rubric asked through the same gateway, and a tolerant reader of the grade.
+"""Judge-model scoring: a strict 1-10 rubric asked through the same gateway, and a tolerant reader of the grade.
 
 The judge is told to end with ``Score: N``; judges often wrap that differently (``[[7]]`` as MT-Bench asks,
 ``7/10``, ``{"score": 7}``, a bare ``7``), so all of those are read, the last one given winning because judges
-reason first. Anything else — no grade, a grade outside 1–10, a failed call — is a judge failure: counted, and
+reason first. Anything else — no grade, a grade outside 1-10, a failed call — is a judge failure: counted, and
 the item left unscored rather than scored 0 against the model being judged.
 """
 
@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import SwitchyardError
-from ..gateway import Gateway
 from ..types import ChatRequest, Message
 from .items import EvalItem
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the gateway here would make `switchyard.evaluation` (which the router
+    # reads quality scores through) import the router back.
+    from ..gateway import Gateway
 
 __all__ = ["JUDGE_RUBRIC", "JudgeVerdict", "judge_answer", "judge_messages", "parse_judge_score"]
 
@@ -41,7 +46,7 @@ _BARE = re.compile(r"^\W*(\d+(?:\.\d+)?)\W*$")
 
 
 def parse_judge_score(text: str) -> float | None:
-    """The 1–10 grade in a judge's reply, or ``None`` when it gave none (or one outside 1–10)."""
+    """The 1-10 grade in a judge's reply, or ``None`` when it gave none (or one outside 1-10)."""
     for pattern in (_LABELLED, _BRACKETED, _OUT_OF_TEN, _BARE):
         found = pattern.findall(text)
         if found:
@@ -62,7 +67,7 @@ def judge_messages(item: EvalItem, answer: str) -> list[Message]:
 @dataclass(frozen=True, slots=True)
 class JudgeVerdict:
     score: float | None
-    """0–1 (grade 1 → 0.0, grade 10 → 1.0); ``None`` when the judge failed."""
+    """0-1 (grade 1 → 0.0, grade 10 → 1.0); ``None`` when the judge failed."""
     answered: bool
     """The judge's call succeeded (its cost is then owed, grade or not)."""
     cost_usd: float | None = None

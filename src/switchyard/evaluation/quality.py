@@ -5,7 +5,7 @@
     {"generated_at": "2025-01-31T12:00:00+00:00", "eval_set": "builtin",
      "scores": {"gpt-4o-mini": 0.82, "claude-sonnet": 0.91}}
 
-Scores are 0–1 per model or route name, as evaluated. Targets the evaluation could not score (every request
+Scores are 0-1 per model or route name, as evaluated. Targets the evaluation could not score (every request
 failed, or every judge call) are left out rather than written as 0.
 """
 
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..errors import ConfigError
-from .runner import EvalReport
+
+if TYPE_CHECKING:
+    from .runner import EvalReport
 
 __all__ = ["load_quality_scores", "quality_scores", "write_quality_scores"]
 
@@ -44,7 +46,7 @@ def write_quality_scores(report: EvalReport, path: str | Path) -> dict[str, floa
 
 
 def load_quality_scores(path: str | Path) -> dict[str, float]:
-    """Read and validate a quality-scores file: ``{name: score}`` with every score in 0–1.
+    """Read and validate a quality-scores file: ``{name: score}`` with every score in 0-1.
 
     Raises :class:`~switchyard.errors.ConfigError` naming the file and what is wrong with it."""
     path = Path(path)

@@ -15,14 +15,18 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError, SwitchyardError
-from ..gateway import Gateway
 from ..types import ChatRequest
 from .items import EvalItem
 from .judge import judge_answer
 from .scoring import score_answer
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the gateway here would make `switchyard.evaluation` (which the router
+    # reads quality scores through) import the router back.
+    from ..gateway import Gateway
 
 __all__ = ["EvalReport", "ItemResult", "TargetSummary", "run_eval"]
 
@@ -38,7 +42,7 @@ class ItemResult:
     latency_ms: float
     answer: str | None = None
     score: float | None = None
-    """0–1; ``None`` when the request failed or the judge could not grade the answer."""
+    """0-1; ``None`` when the request failed or the judge could not grade the answer."""
     deployment: str | None = None
     """The deployment that answered (differs from ``target`` for routes and fallbacks)."""
     cost_usd: float | None = None
@@ -58,7 +62,7 @@ class TargetSummary:
     succeeded: int
     scored: int
     quality: float | None
-    """Mean item score (0–1) over the answers that were scored; ``None`` if none was."""
+    """Mean item score (0-1) over the answers that were scored; ``None`` if none was."""
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     cost_usd: float | None

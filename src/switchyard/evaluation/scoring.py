@@ -15,6 +15,7 @@ from .items import CHOICES, EvalItem
 __all__ = ["extract_choice", "extract_number", "normalize", "score_answer"]
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _LETTER = f"[{CHOICES}]"
 # Most explicit first: "Answer: (B)", "the answer is B", "correct option is B".
 # The letter itself stays case-sensitive: "the answer is a bit unclear" picks nothing.
@@ -27,13 +28,26 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 def normalize(text: str) -> str:
     """Case-folded, punctuation and articles (a, an, the) removed, whitespace collapsed — SQuAD's
-    normalisation, so "The Pacific Ocean." equals "pacific ocean"."""
-    folded = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text.casefold())
-    return " ".join(_ARTICLES.sub(" ", folded).split())
+    normalisation, so "The Pacific Ocean." equals "pacific ocean" — except that numbers keep their sign and
+    decimal point ("-27" is not "27", "3.5" is not "35") and lose thousands separators ("1,476" is "1476")."""
+    text = _THOUSANDS.sub("", text.casefold())
+    kept = [
+        c if not unicodedata.category(c).startswith("P") or _numeric_mark(text, i) else " "
+        for i, c in enumerate(text)
+    ]
+    return " ".join(_ARTICLES.sub(" ", "".join(kept)).split())
+
+
+def _numeric_mark(text: str, i: int) -> bool:
+    before = text[i - 1] if i else ""
+    after = text[i + 1] if i + 1 < len(text) else ""
+    if text[i] == ".":
+        return before.isdigit() and after.isdigit()
+    return text[i] == "-" and after.isdigit() and not before.isalnum()
 
 
 def extract_choice(text: str) -> str | None:
-    """The letter A–D an answer picks: a stated answer ("Answer: C", "the answer is (C)"), else a leading letter
+    """The letter A-D an answer picks: a stated answer ("Answer: C", "the answer is (C)"), else a leading letter
     ("C. Paris"), else the only letter standing alone anywhere; ``None`` when there is none or several."""
     stated = _CHOICE_STATED.findall(text)
     if stated:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -143,6 +144,8 @@ class Breaker:
         self._ok: Counter[str] = Counter()
         self._flushed = clock()
         self._flush: asyncio.Task[None] | None = None
+        self.listeners: list[Callable[[str, BreakerState], None]] = []
+        """Called with ``(deployment, new state)`` when this replica sees a breaker change state (alerts)."""
 
     async def _apply(self, deployment: str, fn: Callable[[BreakerRecord | None], tuple[BreakerRecord, _T]]) -> _T:
         key = self.store.key("breaker", deployment)
@@ -151,12 +154,16 @@ class Breaker:
             updated, result = fn(record)
             return updated, (updated, result)
 
+        before = self._mirror.get(deployment, (0.0, _CLOSED))[1].state
         try:
             updated, result = await self.store.update(key, BreakerRecord, remembered)
         except StateUnavailableError:
             # The shared store is down: judge from this replica's own view until it is back.
             updated, result = fn(self._mirror.get(deployment, (0.0, _CLOSED))[1])
         self._mirror[deployment] = (self.now(), updated)
+        if updated.state != before:
+            for listener in self.listeners:
+                listener(deployment, updated.state)
         return result
 
     async def admit(self, deployment: str) -> Admission:
@@ -214,7 +221,7 @@ class Breaker:
         pending, self._ok = self._ok, Counter()
         policy, now = self.policy, self.now()
         for deployment, count in pending.items():
-            await self._apply(deployment, lambda r, n=count: _successes(r, now, policy, n))
+            await self._apply(deployment, functools.partial(_successes, now=now, policy=policy, count=count))
 
     async def failure(self, deployment: str, error: str, *, force_open: bool = False) -> BreakerState:
         """Count a failure; ``force_open`` opens at once (a rejected credential will not fix itself)."""

@@ -24,6 +24,7 @@ from ..gateway import Gateway
 from ..governance.keys import KeyStoreLike, new_key
 from ..governance.principal import Principal
 from ..governance.records import BudgetSpec, KeyLimits
+from ..governance.timespec import parse_time
 
 __all__ = ["AdminAPI"]
 
@@ -105,12 +106,11 @@ class AdminAPI:
         return orjson.dumps({**msgspec.to_builtins(key), "secret": secret})
 
     async def _usage(self, params: dict[str, str]) -> bytes:
-        from ..governance.timespec import parse_time
-
         by = params.get("by", "day")
-        since = parse_time(params["since"]) if "since" in params else None
-        until = parse_time(params["until"]) if "until" in params else None
-        rows = await self.usage_report(by, since, until, self.gateway.config.governance.timezone)
+        tz = self.gateway.config.ledger.timezone
+        since = parse_time(params["since"], tz=tz) if "since" in params else None
+        until = parse_time(params["until"], tz=tz) if "until" in params else None
+        rows = await self.usage_report(by, since, until, tz)
         return orjson.dumps({"by": by, "data": [msgspec.to_builtins(r) for r in rows]})
 
     async def _budgets(self) -> list[dict[str, Any]]:

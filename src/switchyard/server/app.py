@@ -18,7 +18,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -49,6 +49,15 @@ Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 Handler = Callable[["_Call"], Awaitable[None]]
 AdminHandler = Callable[[str, str, bytes, bytes], Awaitable[tuple[int, bytes]]]
+
+
+class Lifecycle(Protocol):
+    """Things the server opens at start-up and closes after the gateway (the usage database)."""
+
+    async def start(self) -> None: ...
+    async def aclose(self) -> None: ...
+
+
 """``(method, path, query string, body) -> (status, JSON body)``, called once the master key is verified."""
 
 logger = logging.getLogger("switchyard.server")
@@ -171,12 +180,14 @@ class GatewayApp:
         max_body_bytes: int | None = None,
         keys: KeyStoreLike | None = None,
         admin: AdminHandler | None = None,
+        services: Lifecycle | None = None,
     ) -> None:
         self.gateway = gateway
         self.max_body_bytes = max_body_bytes or gateway.config.server.max_body_bytes
         self.ready = True
         self.auth = Authenticator(gateway.config.governance, keys)
         self.admin = admin
+        self.services = services
         chat, models = self._chat_completions, self._models
         self._routes: dict[str, tuple[bytes, Handler]] = {
             "/v1/chat/completions": (b"POST", chat),
@@ -329,6 +340,8 @@ class GatewayApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 _settle_gc()
+                if self.services is not None:
+                    await self.services.start()
                 await self.auth.start()
                 self.gateway.start()
                 self.ready = True
@@ -336,6 +349,8 @@ class GatewayApp:
             elif message["type"] == "lifespan.shutdown":
                 self.ready = False
                 await self.gateway.aclose()
+                if self.services is not None:
+                    await self.services.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

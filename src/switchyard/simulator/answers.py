@@ -14,7 +14,7 @@ import re
 __all__ = ["answer", "solve"]
 
 # A run of numbers, operators and brackets with at least one operator between two numbers.
-_EXPRESSION = re.compile(r"[\d(][\d\s.()+\-*/×÷]*[+\-*/×÷][\d\s.()+\-*/×÷]*[\d)]")
+_EXPRESSION = re.compile(r"[\d(][\d\s.()+\-*/\u00d7\u00f7]*[+\-*/\u00d7\u00f7][\d\s.()+\-*/\u00d7\u00f7]*[\d)]")
 _OPERATORS = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__, ast.Div: float.__truediv__}
 
 
@@ -31,11 +31,12 @@ def _evaluate(node: ast.AST) -> float:
 
 
 def solve(text: str) -> float | None:
-    """The value of the first arithmetic expression in ``text`` (``+ - * / × ÷`` and brackets), if any."""
+    """The value of the first arithmetic expression in ``text`` (``+ - * /``, the
+    multiplication and division signs, brackets), if any."""
     match = _EXPRESSION.search(text)
     if match is None:
         return None
-    source = match.group().replace("×", "*").replace("÷", "/")
+    source = match.group().replace("\u00d7", "*").replace("\u00f7", "/")
     try:
         return _evaluate(ast.parse(source.strip(), mode="eval"))
     except (SyntaxError, ValueError, ZeroDivisionError):
