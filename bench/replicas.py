@@ -27,7 +27,7 @@ import aiohttp
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import Services, free_port  # noqa: E402
+from procs import Services, free_port
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 MASTER = "sk-master-replicas-test"

@@ -1,4 +1,4 @@
-"""``switchyard`` command line: serve | check | simulate | demo | usage | eval."""
+"""``switchyard`` command line: serve | check | simulate | demo | usage | keys | eval."""
 
 from __future__ import annotations
 
@@ -97,6 +97,12 @@ def _usage(args: argparse.Namespace) -> int:
     return _run_loop(usage_command(args))
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from .governance.keys_cmd import keys_command
+
+    return _run_loop(keys_command(args))
+
+
 def _eval(args: argparse.Namespace) -> int:
     from .evaluation.command import eval_command
 
@@ -155,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     usage = commands.add_parser("usage", help="usage and cost report from the ledger (table, CSV or JSON)")
     usage_arguments(usage)
     usage.set_defaults(func=_usage)
+
+    from .governance.keys_cmd import add_arguments as keys_arguments
+
+    keys = commands.add_parser("keys", help="create, list and revoke virtual keys")
+    keys_arguments(keys)
+    keys.set_defaults(func=_keys)
 
     evaluate = commands.add_parser("eval", help="run an eval set through models/routes: latency, cost, quality")
     evaluate.add_argument("--config", "-c", type=Path, required=True)

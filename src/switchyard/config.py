@@ -267,7 +267,9 @@ class StateConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froz
     hash_tag: str = "sy"
     on_error: Literal["open", "closed"] = "open"
     """Redis unreachable: ``open`` serves without limits (logged, counted); ``closed`` answers 503."""
-    timeout_ms: float = 250.0
+    timeout_ms: float = 1000.0
+    """Per command. Loopback answers take well under a millisecond; this only bounds a wedged server."""
+    max_connections: int = 32
 
 
 class GovernanceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

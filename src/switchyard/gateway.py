@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .config import Config, load_config
 from .alerts import AlertManager
+from .config import Config, load_config
 from .errors import InvalidRequestError, SwitchyardError
 from .governance.costing import CatalogPricer
 from .governance.governor import Governor, Ticket
@@ -65,10 +65,10 @@ class Gateway:
         self.config = config
         self._transport = transport if transport is not None else AiohttpTransport()
         self.deployments: dict[str, Deployment] = build_deployments(config, self._transport)
-        self.router = Router(self.deployments, config.routes, config.resilience)
         self.state = state if state is not None else _state_store(config)
         self.breaker = Breaker(self.state, config.resilience.breaker)
         self.health = HealthMonitor()
+        self.router = Router.from_config(config, self.deployments, health=self.health, breaker=self.breaker)
         self.executor = Executor(self.breaker, self.health)
         self._prober = Prober(self.deployments.values(), self.executor, config.resilience.health)
         self.pricer = CatalogPricer(config)
@@ -108,6 +108,7 @@ class Gateway:
         if meta is not None:
             self._describe(meta, ticket)
             meta.cost_usd = self._account(ticket, request, started, meta, response.usage, None)
+            self.router.book.alias(response.id, ticket.member)
         return response
 
     async def stream(
@@ -134,8 +135,9 @@ class Gateway:
         stream.on_close = closed
         return stream
 
-    def _plans(self, request: ChatRequest) -> tuple[Plan, list[Plan]]:
-        plan = self.router.plan(request)
+    async def _plans(self, request: ChatRequest, principal: Principal) -> tuple[Plan, list[Plan]]:
+        key = principal.key.id if principal.key is not None else None
+        plan = await self.router.aplan(request, user=principal.user or request.user, key=key)
         route = self.config.routes.get(plan.route or "")
         if route is None or not route.tiers:
             return plan, []
@@ -153,7 +155,7 @@ class Gateway:
         started = time.time()
         principal = principal or Principal()
         member = request_id or f"{random.getrandbits(128):032x}"
-        plan, tiers = self._plans(request)
+        plan, tiers = await self._plans(request, principal)
         try:
             ticket = await self.governor.admit(principal, request, plan, member, tiers)
         except SwitchyardError as exc:
@@ -167,6 +169,7 @@ class Gateway:
         meta.estimated_cost_usd = ticket.estimate_usd
         meta.tier = ticket.tier
         meta.limit_headers = [(k.decode(), v.decode()) for k, v in ticket.headers]
+        meta.routing = ticket.plan.decision
 
     def _account(
         self,
@@ -182,6 +185,11 @@ class Gateway:
         cost = self.governor.cost(deployment, usage) if error is None else None
         self._spawn(self.governor.settle(ticket, deployment, usage if error is None else None, cost))
         self._record(ticket, request, started, meta, usage, cost, error)
+        self.router.observe(
+            ticket.plan, request, meta, user=ticket.principal.user or request.user, error=error, cost_usd=cost,
+            latency_ms=(time.time() - started) * 1000, ids=(ticket.member,),
+            tokens=usage.total_tokens if usage is not None else ticket.prompt_tokens,
+        )
         # Only the gateway's or a provider's failures count towards error-rate alerts, not the client's.
         failed = isinstance(error, SwitchyardError) and error.status_code >= 500
         last = meta.attempts[-1].deployment if meta is not None and meta.attempts else None
@@ -254,6 +262,7 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self._prober.stop()
+        self.router.close()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.breaker.flush()
@@ -280,5 +289,6 @@ def _state_store(config: Config) -> StateStore:
     from .state.redis import RedisStore
 
     return RedisStore(
-        state.url.get(), namespace=state.namespace, hash_tag=state.hash_tag, timeout_s=state.timeout_ms / 1000
+        state.url.get(), namespace=state.namespace, hash_tag=state.hash_tag, timeout_s=state.timeout_ms / 1000,
+        max_connections=state.max_connections,
     )

@@ -221,3 +221,11 @@ async def test_free_group_takes_over_when_every_limited_group_is_full(store: Sta
     second = await store.admit(Admit(member=member(), limits=[limited], free_group=2))
     assert (first.group, second.group) == (1, 2)
     assert second.rate_used == [-1]
+
+
+async def test_a_tier_that_does_not_fit_degrades_to_a_cheaper_one(store: StateStore) -> None:
+    check = budget(store, "degrade", 100)
+    tiers = [Tier(min_remaining=0.5, amount=150), Tier(min_remaining=0.0, amount=10)]
+    result = await store.admit(Admit(member=member(), budgets=[check], tiers=tiers))
+    assert result.ok
+    assert (result.tier, result.reserved) == (1, 10)

@@ -39,7 +39,7 @@ Reply with at most two sentences of justification, then a final line exactly of 
 Score: N
 where N is an integer from 1 to 10."""
 
-_LABELLED = re.compile(r"(?i:score|rating|grade)\s*\**\s*[:=]?\s*\**\s*\[{0,2}\s*(\d+(?:\.\d+)?)\s*\]{0,2}")
+_LABELLED = re.compile(r"(?i:score|rating|grade)[\"']?\s*\**\s*[:=]?\s*\**\s*\[{0,2}\s*(\d+(?:\.\d+)?)\s*\]{0,2}")
 _BRACKETED = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
 _OUT_OF_TEN = re.compile(r"(\d+(?:\.\d+)?)\s*/\s*10\b")
 _BARE = re.compile(r"^\W*(\d+(?:\.\d+)?)\W*$")

@@ -47,8 +47,9 @@ def _row(s: TargetSummary) -> list[str]:
         f"{s.success_rate:.0%}",
         _ms(s.latency_p50_ms),
         _ms(s.latency_p95_ms),
-        _money(s.cost_usd),
-        _money(s.cost_per_item_usd),
+        # "unknown" is for an unknown price; with no answer there is nothing to price.
+        _money(s.cost_usd) if s.succeeded else "-",
+        _money(s.cost_per_item_usd) if s.succeeded else "-",
         f"{s.input_tokens}/{s.output_tokens}",
         "-" if s.quality is None else f"{s.quality:.3f}",
         scored,

@@ -97,6 +97,7 @@ class Governor:
         """Requests admitted uncounted (or refused, fail-closed) because the state store was down."""
         self._budgets = list(self.config.budgets)
         self._unpriced: set[str] = set()
+        self._warned = 0.0
 
     # -- admission ---------------------------------------------------------------------------------------------
 
@@ -151,7 +152,12 @@ class Governor:
             self.unavailable += 1
             if self.config.state.on_error == "closed":
                 raise
-            logger.warning("state store unavailable: admitting request %s without limits (fail-open)", member)
+            if self.unavailable == 1 or time.monotonic() - self._warned > 10:
+                self._warned = time.monotonic()
+                logger.warning(
+                    "state store unavailable: admitting requests without limits or budgets (fail-open; %d so far)",
+                    self.unavailable,
+                )
             ticket.counted = False
             return ticket
         if not result.ok:

@@ -106,7 +106,9 @@ def _record(
     return updated, updated.state
 
 
-def _successes(record: BreakerRecord | None, now: float, policy: BreakerPolicy, count: int) -> tuple[BreakerRecord, None]:
+def _successes(
+    record: BreakerRecord | None, now: float, policy: BreakerPolicy, count: int
+) -> tuple[BreakerRecord, None]:
     record = record or _CLOSED
     if record.state != "closed":
         return record, None

@@ -166,6 +166,14 @@ class ExperimentBook:
         while len(responses) > self.max_entries:
             responses.popitem(last=False)
 
+    def alias(self, response_id: str, known_id: str) -> None:
+        """Let feedback name a remembered response by another id too (the body's ``id`` besides the request id)."""
+        outcome = self._responses.get(known_id)
+        if outcome is not None and response_id and response_id != known_id:
+            self._responses[response_id] = outcome
+            while len(self._responses) > self.max_entries:
+                self._responses.popitem(last=False)
+
     def feedback(self, response_id: str, score: float) -> Outcome | None:
         """Attach a score to a remembered response (a second score replaces the first); ``None`` when the id is
         unknown or expired here."""

@@ -1,31 +1,66 @@
 """Which deployments may serve a request, in what order.
 
-A client names either a model (one deployment) or a route (ordered ``targets`` then ``fallbacks``). Plans for
-``priority`` routes do not depend on the request, so they are computed once at start-up and the hot path is a
-dictionary lookup. Ranking strategies and request-dependent filters plug in here.
+A client names either a model (one deployment, then the default chain) or a route. A route's planner filters
+its candidates (tags, capabilities, context window, health) and ranks them by the route's strategy; see
+:mod:`.route`. Plans that do not depend on the request are computed once at start-up, so a ``priority`` route's
+hot path is the filters' quick checks and a dictionary lookup.
+
+The router also keeps what routing learns from outcomes: affinity (who was served by whom), local RPM/TPM
+counts, experiment statistics and the response memory for feedback, and the decision counters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import random
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from ..config import ResilienceConfig, RouteConfig
-from ..errors import ModelNotFoundError
+from ..config import Config, ResilienceConfig, RouteConfig
+from ..errors import ModelNotFoundError, SwitchyardError
 from ..providers.base import Deployment
+from ..resilience.health import HealthMonitor
 from ..resilience.policy import Policy
-from ..types import ChatRequest
+from ..types import ChatRequest, ResponseMeta, RouteDecision
+from .affinity import Affinity
+from .classified import Classifier, Offload, Scorer, Verdict, default_classifier, default_scorer
+from .decisions import DecisionCounts
+from .experiments import ExperimentBook, Outcome
+from .filters import Pool, Removed, no_candidate, qualify
+from .needs import Needs
+from .route import Plan, RouteContext, RoutePlanner
+from .spec import RoutingConfig
+from .targets import Target, build_targets
+from .usage import LocalUsage, UsageSignals
+
+if TYPE_CHECKING:
+    from ..resilience.breaker import Breaker
 
 __all__ = ["Plan", "Router"]
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    requested: str
-    """The model or route name the client sent."""
-    route: str | None
-    candidates: tuple[Deployment, ...]
-    policy: Policy
+class _Direct:
+    """A model named by the client: itself, then the default chain. Only tags filter it (a request tagged
+    ``private`` must not reach a cloud model by naming it); capabilities and health are the walk's business, as
+    they always were for a single named model."""
+
+    __slots__ = ("plan", "pool")
+
+    def __init__(self, plan: Plan, pool: Pool) -> None:
+        self.plan = plan
+        self.pool = pool
+
+    def resolve(self, needs: Needs) -> Plan:
+        if not needs.request.tags:
+            return self.plan
+        removed: Removed = {}
+        kept = qualify(self.pool, needs, None, removed)
+        if not kept or kept[0].name != self.plan.requested:
+            # The model the client named may not serve it: the chain is a fallback, not a substitute.
+            raise no_candidate(self.plan.requested, removed)
+        names = tuple(t.name for t in kept)
+        decision = RouteDecision(strategy="direct", candidates=names)
+        candidates = tuple(d for d in self.plan.candidates if d.name in names)
+        return Plan(self.plan.requested, None, candidates, self.plan.policy, decision)
 
 
 class Router:
@@ -34,32 +69,125 @@ class Router:
         deployments: Mapping[str, Deployment],
         routes: Mapping[str, RouteConfig],
         resilience: ResilienceConfig | None = None,
+        *,
+        targets: Mapping[str, Target] | None = None,
+        routing: RoutingConfig | None = None,
+        health: HealthMonitor | None = None,
+        breaker: Breaker | None = None,
+        rng: random.Random | None = None,
+        classifier: Callable[[RouteConfig], Classifier] = default_classifier,
+        scorer: Callable[[], Scorer] = default_scorer,
     ) -> None:
         resilience = resilience or ResilienceConfig()
+        routing = routing or RoutingConfig()
+        self.routing = routing
+        self.targets = dict(targets) if targets is not None else {n: Target.bare(d) for n, d in deployments.items()}
+        self.health = health or HealthMonitor()
+        self.local_usage = LocalUsage({n: (t.rpm, t.tpm) for n, t in self.targets.items()})
+        self.usage: UsageSignals = self.local_usage
+        """RPM/TPM headroom for ``usage`` routes; replace with the rate limiter's view when it has one."""
+        self.affinity = Affinity(ttl_s=routing.affinity_ttl_s, max_entries=routing.affinity_max)
+        self.decisions = DecisionCounts()
+        self.offload = Offload(routing.classifier_threads)
+        ctx = RouteContext(
+            targets=self.targets, health=self.health, available=breaker.available if breaker is not None else None,
+            usage=lambda: self.usage, affinity=self.affinity, rng=rng or random.Random(), classifier=classifier,
+            scorer=scorer,
+        )
         chain = resilience.fallbacks
         default = Policy.resolve(None, resilience)
-
-        def candidates(*names: str) -> tuple[Deployment, ...]:
-            # The default chain follows everything; dict.fromkeys keeps the first position of a repeated name.
-            return tuple(deployments[m] for m in dict.fromkeys([*names, *chain]))
-
-        self._plans: dict[str, Plan] = {
-            name: Plan(name, None, candidates(name), default) for name in deployments
+        self._direct: dict[str, _Direct] = {}
+        for name in deployments:
+            names = tuple(dict.fromkeys([name, *chain]))
+            decision = RouteDecision(strategy="direct", candidates=names)
+            plan = Plan(name, None, tuple(deployments[n] for n in names), default, decision)
+            self._direct[name] = _Direct(plan, Pool.of(self.targets[n] for n in names))
+        self._routes: dict[str, RoutePlanner] = {
+            name: RoutePlanner(name, route, Policy.resolve(route, resilience), chain, ctx)
+            for name, route in routes.items()
         }
-        for name, route in routes.items():
-            policy = Policy.resolve(route, resilience)
-            self._plans[name] = Plan(name, name, candidates(*route.targets, *route.fallbacks), policy)
+        experiments = (p.experiment for p in self._routes.values() if p.experiment is not None)
+        self.book = ExperimentBook(experiments, ttl_s=routing.feedback_ttl_s, max_entries=routing.feedback_max)
         self.routes = dict(routes)
+
+    @classmethod
+    def from_config(
+        cls, config: Config, deployments: Mapping[str, Deployment], *, health: HealthMonitor, breaker: Breaker
+    ) -> Router:
+        """The gateway's router: deployments' routing metadata from the configuration and the price catalog."""
+        return cls(
+            deployments, config.routes, config.resilience, targets=build_targets(config, deployments),
+            routing=config.routing, health=health, breaker=breaker,
+        )
 
     @property
     def names(self) -> list[str]:
         """Every name a client may send as ``model``."""
-        return list(self._plans)
+        return [*self._direct, *self._routes]
 
-    def plan(self, request: ChatRequest) -> Plan:
-        plan = self._plans.get(request.model)
-        if plan is None:
-            available = sorted(self._plans)
-            shown = ", ".join(available[:20]) + (" ..." if len(available) > 20 else "")
-            raise ModelNotFoundError(f"unknown model or route '{request.model}'; available: {shown}")
-        return plan
+    def _needs(self, request: ChatRequest) -> Needs:
+        return Needs(request, self.routing.tags)
+
+    def _unknown(self, request: ChatRequest) -> ModelNotFoundError:
+        available = sorted(self.names)
+        shown = ", ".join(available[:20]) + (" ..." if len(available) > 20 else "")
+        return ModelNotFoundError(f"unknown model or route '{request.model}'; available: {shown}")
+
+    def plan(self, request: ChatRequest, *, user: str | None = None, key: str | None = None) -> Plan:
+        """The ordered candidates for ``request``. ``user`` and ``key`` (the virtual key's id) feed experiment
+        assignment and affinity. A prompt-reading strategy runs inline here; the gateway calls :meth:`aplan`."""
+        direct = self._direct.get(request.model)
+        if direct is not None:
+            return direct.resolve(self._needs(request))
+        planner = self._routes.get(request.model)
+        if planner is None:
+            raise self._unknown(request)
+        return planner.plan(request, self._needs(request), user=user, key=key, verdict=None)
+
+    async def aplan(self, request: ChatRequest, *, user: str | None = None, key: str | None = None) -> Plan:
+        """:meth:`plan`, with classifiers run on the shared thread pool instead of the event loop."""
+        planner = self._routes.get(request.model)
+        if planner is None or planner.chooser is None:
+            return self.plan(request, user=user, key=key)
+        verdict: Verdict = await self.offload.run(planner.chooser, request)
+        return planner.plan(request, self._needs(request), user=user, key=key, verdict=verdict)
+
+    def observe(
+        self,
+        plan: Plan,
+        request: ChatRequest,
+        meta: ResponseMeta | None,
+        *,
+        user: str | None,
+        latency_ms: float,
+        cost_usd: float | None,
+        tokens: int,
+        error: BaseException | None,
+        ids: Iterable[str] = (),
+    ) -> None:
+        """A request on ``plan`` finished: count the decision, remember who served whom (affinity, feedback),
+        and count the deployment's usage. Memory only; called once per request by the gateway.
+
+        ``error`` is what the walk raised; anything but a :class:`SwitchyardError` (a stream the client left)
+        still counts as answered."""
+        decision = plan.decision
+        failed = isinstance(error, SwitchyardError)
+        deployment = meta.deployment if meta is not None and not failed else None
+        if decision is not None:
+            self.decisions.count(plan.requested, decision, deployment)
+        if deployment is not None:
+            self.local_usage.record(deployment, tokens)
+            planner = self._routes.get(plan.route or "")
+            if planner is not None:
+                affinity_key = planner.affinity_key(request, user)
+                if affinity_key is not None:
+                    self.affinity.remember(planner.name, affinity_key, deployment)
+        arm = decision.arm if decision is not None else None
+        self.book.record(plan.route or plan.requested, arm, deployment, ids, latency_ms, cost_usd, failed)
+
+    def feedback(self, response_id: str, score: float) -> Outcome | None:
+        """Score a response served by this process; ``None`` when its id is unknown here or expired."""
+        return self.book.feedback(response_id, score)
+
+    def close(self) -> None:
+        self.offload.close()

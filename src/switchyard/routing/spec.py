@@ -8,7 +8,7 @@ cycle; :func:`check_route` is called by the configuration loader and names the o
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import msgspec
 
@@ -33,7 +33,7 @@ __all__ = [
 RouteStrategy = Literal[
     "priority", "weighted", "least-busy", "latency", "cost", "quality", "usage", "classify", "strong_weak"
 ]
-STRATEGIES: tuple[str, ...] = RouteStrategy.__args__
+STRATEGIES: tuple[str, ...] = get_args(RouteStrategy)
 
 # Strategies whose candidates come from their own lists (tasks, strong/weak) rather than ``targets``.
 _OWN_LISTS = ("classify", "strong_weak")
@@ -149,9 +149,8 @@ def check_route(name: str, route: RouteConfig, models: Mapping[str, ModelConfig]
     for task in route.examples:
         if task not in route.tasks:
             raise ConfigError(f"no task '{task}' in tasks", key=f"{where}.examples.{task}")
-    if strategy == "strong_weak":
-        if not route.strong or not route.weak:
-            raise ConfigError("strategy strong_weak needs `strong` and `weak` lists", key=where)
+    if strategy == "strong_weak" and not (route.strong and route.weak):
+        raise ConfigError("strategy strong_weak needs `strong` and `weak` lists", key=where)
     if not 0 <= route.threshold <= 1:
         raise ConfigError("must be between 0 and 1", key=f"{where}.threshold")
     _weights(route.weights, route.targets, f"{where}.weights", "targets")
@@ -171,9 +170,9 @@ def check_route(name: str, route: RouteConfig, models: Mapping[str, ModelConfig]
                 raise ConfigError("an arm needs at least one target", key=f"{where}.experiment.arms.{arm}.targets")
             _known(spec.targets, models, f"{where}.experiment.arms.{arm}.targets")
         _weights(experiment.weights, experiment.arms, f"{where}.experiment.weights", "arms")
-    members = route_members(route)
+    sends_to = route_members(route)
     for target, variant in route.prompts.items():
-        if target not in members:
+        if target not in sends_to:
             raise ConfigError("not a model this route sends to", key=f"{where}.prompts.{target}")
         if (variant.system is None) == (variant.system_prefix is None):
             raise ConfigError("give exactly one of `system` or `system_prefix`", key=f"{where}.prompts.{target}")

@@ -63,7 +63,7 @@ class Quality(Priority):
 
 class Weighted:
     """A random order in which each deployment comes first with probability proportional to its weight (and so
-    on down the list: weighted sampling without replacement, by Efraimidis–Spirakis keys ``u ** (1 / w)``)."""
+    on down the list: weighted sampling without replacement, by Efraimidis-Spirakis keys ``u ** (1 / w)``)."""
 
     name = "weighted"
 

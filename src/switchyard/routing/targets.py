@@ -37,6 +37,13 @@ class Target:
     def name(self) -> str:
         return self.deployment.name
 
+    @classmethod
+    def bare(cls, deployment: Deployment) -> Target:
+        """What the deployment alone says (no catalog, no routing metadata), for a router built without a
+        configuration."""
+        return cls(deployment, frozenset(), None, 1.0, None, deployment.context_window, _lacks(deployment, {}),
+                   None, None)
+
 
 def _lacks(deployment: Deployment, catalog_flags: Mapping[str, bool | None]) -> frozenset[str]:
     # The provider profile says what the wire protocol carries, the catalog what the model can do; either one

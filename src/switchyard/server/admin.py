@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,7 +20,7 @@ import msgspec
 import orjson
 
 from ..config import BudgetConfig
-from ..errors import InvalidRequestError, RequestError
+from ..errors import DatabaseUnavailableError, InvalidRequestError, RequestError
 from ..gateway import Gateway
 from ..governance.keys import KeyStoreLike, new_key
 from ..governance.principal import Principal
@@ -106,6 +107,11 @@ class AdminAPI:
         return orjson.dumps({**msgspec.to_builtins(key), "secret": secret})
 
     async def _usage(self, params: dict[str, str]) -> bytes:
+        ledger = self.gateway.ledger
+        if ledger is not None:
+            # What this replica still holds in its buffer belongs in the report; a down database is reported below.
+            with contextlib.suppress(DatabaseUnavailableError):
+                await ledger.flush()
         by = params.get("by", "day")
         tz = self.gateway.config.ledger.timezone
         since = parse_time(params["since"], tz=tz) if "since" in params else None

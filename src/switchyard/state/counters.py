@@ -121,6 +121,9 @@ class Counters:
                 tier = next((i for i, t in enumerate(op.tiers) if share > 0 and share >= t.min_remaining), -1)
             if tier < 0:
                 return AdmitResult(ok=False, kind="exhausted", failed=max(tightest, 0), retry_after=_resets(op, now))
+            # A tier whose reservation does not fit degrades to the next, cheaper one rather than rejecting.
+            while tier + 1 < len(op.tiers) and not self._fits(op, budgets, spent, op.tiers[tier].amount):
+                tier += 1
             amount = op.tiers[tier].amount
 
         for i, (check, budget) in enumerate(zip(op.budgets, budgets, strict=True)):
@@ -150,6 +153,13 @@ class Counters:
         return AdmitResult(
             ok=True, tier=tier, group=chosen, reserved=amount, spent=spent,
             pending=[b.pending for b in budgets], rate_used=used, rate_reset=reset,
+        )
+
+    @staticmethod
+    def _fits(op: Admit, budgets: list[_Budget], spent: list[int], amount: int) -> bool:
+        return all(
+            not check.hard or spent[i] + budget.pending + amount <= check.limit - (0 if op.critical else check.reserved)
+            for i, (check, budget) in enumerate(zip(op.budgets, budgets, strict=True))
         )
 
     @staticmethod

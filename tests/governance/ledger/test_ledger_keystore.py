@@ -75,7 +75,8 @@ async def test_revoke_is_once_and_visible_on_lookup(keys: KeyStore) -> None:
     assert await keys.revoke(key.id) is False
     assert await keys.revoke("key_unknown") is False
     revoked = await keys.get_by_hash(hash_secret(secret))
-    assert revoked is not None and revoked.revoked_at is not None
+    assert revoked is not None
+    assert revoked.revoked_at is not None
     assert before <= revoked.revoked_at <= time.time()
 
 

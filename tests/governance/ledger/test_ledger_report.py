@@ -12,7 +12,7 @@ import pytest
 
 from switchyard.errors import InvalidRequestError
 from switchyard.governance.ledger import GROUP_BY, Database, UsageRow
-from switchyard.governance.ledger.report import P95
+from switchyard.governance.ledger.report import P95, local_day
 from switchyard.governance.records import UsageRecord
 
 from .conftest import usage
@@ -39,7 +39,10 @@ def dataset() -> list[UsageRecord]:
     return records
 
 
-def reference(records: list[UsageRecord], keys: Callable[[UsageRecord], list[str | None]]) -> dict[str | None, UsageRow]:
+Keys = Callable[[UsageRecord], list[str | None]]
+
+
+def reference(records: list[UsageRecord], keys: Keys) -> dict[str | None, UsageRow]:
     groups: dict[str | None, list[UsageRecord]] = defaultdict(list)
     for record in records:
         for key in keys(record):
@@ -64,12 +67,12 @@ def reference(records: list[UsageRecord], keys: Callable[[UsageRecord], list[str
     return result
 
 
-def local_day(tz: str) -> Callable[[UsageRecord], list[str | None]]:
+def day_in(tz: str) -> Keys:
     return lambda r: [datetime.fromtimestamp(r.ts, ZoneInfo(tz)).strftime("%Y-%m-%d")]
 
 
-KEYS: dict[str, Callable[[UsageRecord], list[str | None]]] = {
-    "day": local_day("UTC"),
+KEYS: dict[str, Keys] = {
+    "day": day_in("UTC"),
     "provider": lambda r: [r.provider],
     "model": lambda r: [r.model],
     "deployment": lambda r: [r.deployment],
@@ -117,7 +120,8 @@ async def test_days_follow_the_report_time_zone(db: Database) -> None:
     # on the day DST starts (8 March 2026, 03:30 UTC on the 9th) belongs to the 8th.
     moments = ["2026-01-15T03:00:00+00:00", "2026-01-15T20:00:00+00:00", "2026-03-09T03:30:00+00:00"]
     await db.insert_usage([usage(i, ts=datetime.fromisoformat(m).timestamp()) for i, m in enumerate(moments)])
-    days = {tz: [r.group for r in await db.usage_report("day", tz=tz)] for tz in ("UTC", "America/New_York", "Asia/Tokyo")}
+    zones = ("UTC", "America/New_York", "Asia/Tokyo")
+    days = {tz: [r.group for r in await db.usage_report("day", tz=tz)] for tz in zones}
     assert days["UTC"] == ["2026-01-15", "2026-03-09"]
     assert days["America/New_York"] == ["2026-01-14", "2026-01-15", "2026-03-08"]
     assert days["Asia/Tokyo"] == ["2026-01-15", "2026-01-16", "2026-03-09"]
@@ -158,3 +162,13 @@ def test_p95_interpolates_like_percentile_cont() -> None:
         aggregate.step(value)
     # Ranks 0..3; 0.95 * 3 = 2.85, so 30 + 0.85 * (40 - 30).
     assert aggregate.finalize() == pytest.approx(38.5)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham"])
+def test_cached_local_day_agrees_with_a_direct_conversion(tz: str) -> None:
+    # Every 20 minutes 1 second over 2026, which crosses each zone's DST changes (Lord Howe shifts by 30 min,
+    # Kathmandu sits at +5:45, Chatham at +12:45/+13:45).
+    zone = ZoneInfo(tz)
+    start = int(datetime.fromisoformat("2026-01-01T00:00:00+00:00").timestamp())
+    for ts in range(start, start + 366 * 86_400, 1201):
+        assert local_day(ts + 0.5, tz) == datetime.fromtimestamp(ts + 0.5, zone).strftime("%Y-%m-%d"), ts

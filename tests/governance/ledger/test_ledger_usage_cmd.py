@@ -90,7 +90,8 @@ def test_table_report_reads_the_database_and_time_zone_from_the_config(
     out = capsys.readouterr().out
     assert "Asia/Tokyo" in out
     for row in report(ledger_file, "day", tz="Asia/Tokyo"):
-        assert row.group is not None and row.group in out
+        assert row.group is not None
+        assert row.group in out
     assert "total" in out
 
 

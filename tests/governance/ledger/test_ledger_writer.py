@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from switchyard.governance.ledger import Database, Ledger, open_database
 
 from .conftest import PG_PASSWORD, Backend, eventually, usage
 
-FAST_RETRY = {"retry_base_s": 0.02, "retry_max_s": 0.1, "write_timeout_s": 2.0}
+FAST_RETRY: dict[str, Any] = {"retry_base_s": 0.02, "retry_max_s": 0.1, "write_timeout_s": 2.0}
 
 
 async def test_record_only_buffers_until_the_writer_runs(db: Database) -> None:
@@ -63,6 +64,26 @@ async def test_the_same_request_recorded_twice_has_one_row(db: Database) -> None
     assert (ledger.written, ledger.duplicates) == (2, 1)
     assert [r.request_id for r in await db.fetch_usage()] == [usage(1).request_id, usage(2).request_id]
     await ledger.aclose()
+
+
+async def test_flush_beside_the_running_writer_writes_what_was_buffered(db: Database) -> None:
+    # The admin API flushes before a report while the background writer keeps running and requests keep coming.
+    ledger = Ledger(db, batch_size=50, flush_interval_s=0.001)
+    await ledger.start()
+    for i in range(400):
+        ledger.record(usage(i))
+
+    async def traffic() -> None:
+        for i in range(400, 800):
+            ledger.record(usage(i))
+            if i % 25 == 0:
+                await asyncio.sleep(0)
+
+    await asyncio.gather(ledger.flush(), traffic())
+    assert {r.request_id for r in await db.fetch_usage()} >= {usage(i).request_id for i in range(400)}
+    assert await ledger.aclose() == 0
+    assert (ledger.written, ledger.duplicates, ledger.buffered) == (800, 0, 0)
+    assert len(await db.fetch_usage()) == 800
 
 
 async def test_outage_buffers_then_recovery_writes_each_record_once(

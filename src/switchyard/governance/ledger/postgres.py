@@ -167,7 +167,10 @@ class PostgresDatabase(Database):
     ) -> list[UsageRow]:
         check_report_args(group_by, tz)
         sql, params = report_sql(self._dialect, group_by, since, until, tz)
-        async with self._connection() as conn:
+        async with self._connection() as conn, conn.transaction():
+            # The unnested feature join's row estimate triggers JIT, whose compilation took 0.87 s of a 0.93 s
+            # report over 100k rows (measured); these aggregates never gain from it.
+            await conn.execute("SET LOCAL jit = off")
             rows = await conn.fetch(sql, *params)
         return sort_rows([to_row(tuple(row)) for row in rows], group_by)
 

@@ -165,12 +165,16 @@ class Ledger:
             self._wake.set()
 
     async def flush(self) -> None:
-        """Write everything buffered now; raises :class:`DatabaseUnavailableError` if the database fails (the
-        records stay buffered)."""
-        while self._buffer:
-            error = await self._write_batch(self.write_timeout_s)
+        """Write what is buffered now (not what arrives meanwhile, so a busy ledger cannot keep this waiting);
+        raises :class:`DatabaseUnavailableError` if the database fails (the records stay buffered). Safe to call
+        while the background writer runs."""
+        remaining = len(self._buffer)
+        while remaining > 0 and self._buffer:
+            size = min(remaining, self.batch_size)
+            error = await self._write_batch(self.write_timeout_s, size)
             if error is not None:
                 raise error
+            remaining -= size
 
     async def aclose(self) -> int:
         """Stop the writer and write what is still buffered, for at most ``close_timeout_s``. Returns the number
@@ -227,14 +231,14 @@ class Ledger:
                 if await self._write_batch(self.write_timeout_s) is not None:
                     break
 
-    async def _write_batch(self, timeout_s: float) -> DatabaseUnavailableError | None:
-        size = min(self.batch_size, len(self._buffer))
+    async def _write_batch(self, timeout_s: float, limit: int | None = None) -> DatabaseUnavailableError | None:
+        size = min(limit or self.batch_size, self.batch_size, len(self._buffer))
         batch = [self._buffer.popleft() for _ in range(size)]
-        self._in_flight = size
+        self._in_flight += size  # flush() may write beside the background writer
         try:
             inserted = await asyncio.wait_for(self.db.insert_usage(batch), timeout_s)
         except BaseException as exc:
-            self._in_flight = 0
+            self._in_flight -= size
             # Put the batch back in front, in order: on failure to retry it, on cancellation (shutdown) for
             # aclose() to write. If the write did land, the retry inserts nothing.
             self._buffer.extendleft(reversed(batch))
@@ -249,7 +253,7 @@ class Ledger:
                 self._failed(error)
                 return error
             raise
-        self._in_flight = 0
+        self._in_flight -= size
         self.written += inserted
         self.duplicates += size - inserted
         if self._failures:

@@ -102,6 +102,16 @@ if #op.tiers > 0 then
   if tier < 0 then
     return cjson.encode({ok = false, kind = 'exhausted', failed = math.max(tightest, 0), retry_after = min_reset()})
   end
+  -- A tier whose reservation does not fit degrades to the next, cheaper one rather than rejecting.
+  local function fits(a)
+    for i, b in ipairs(op.budgets) do
+      local cap = b.limit
+      if not op.critical then cap = cap - b.reserved end
+      if b.hard and spent[i] + pending[i] + a > cap then return false end
+    end
+    return true
+  end
+  while tier + 1 < #op.tiers and not fits(op.tiers[tier + 1].amount) do tier = tier + 1 end
   amount = op.tiers[tier + 1].amount
 end
 
