@@ -83,6 +83,7 @@ class _Row:
     attempts: str = "-"
     latency_ms: float = 0.0
     tokens: str = "-"
+    cost: str = "-"
     reply: str = ""
 
 
@@ -120,6 +121,7 @@ async def _run_step(session: aiohttp.ClientSession, url: str, step: _Step) -> _R
                         texts.append(choice["delta"].get("content") or "")
                     if event.get("usage"):
                         row.tokens = f"{event['usage']['prompt_tokens']}/{event['usage']['completion_tokens']}"
+                        row.cost = _dollars(event["usage"].get("cost_usd"))
             row.reply = f"[{chunks} chunks] " + "".join(texts)
         else:
             data = await response.json()
@@ -131,12 +133,17 @@ async def _run_step(session: aiohttp.ClientSession, url: str, step: _Step) -> _R
                 else message.get("content") or ""
             )
             row.tokens = f"{data['usage']['prompt_tokens']}/{data['usage']['completion_tokens']}"
+            row.cost = _dollars(data["usage"].get("cost_usd"))
     row.latency_ms = (time.perf_counter() - started) * 1000
     return row
 
 
+def _dollars(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.6f}"
+
+
 def _print_table(rows: list[_Row]) -> None:
-    headers = ["#", "what", "model asked", "status", "answered by", "attempts", "ms", "tokens in/out", "reply"]
+    headers = ["#", "what", "model asked", "status", "answered by", "attempts", "ms", "tokens in/out", "cost", "reply"]
     table = [
         [
             str(i),
@@ -147,6 +154,7 @@ def _print_table(rows: list[_Row]) -> None:
             r.attempts,
             f"{r.latency_ms:.1f}",
             r.tokens,
+            r.cost,
             (r.reply[:58] + "…") if len(r.reply) > 59 else r.reply,
         ]
         for i, r in enumerate(rows, 1)
