@@ -36,9 +36,12 @@ from ..governance.auth import Authenticator, Caller
 from ..governance.keys import KeyStoreLike
 from ..governance.principal import Principal
 from ..resilience.executor import ChatStream
+from ..routing.decisions import explain
+from ..routing.needs import parse_tags, take_tags
 from ..types import ChatRequest, ResponseMeta
 from .openai_ingress import parse_chat_request
 from .openai_render import render_chunk, render_error, render_response, render_usage_chunk
+from .routing_api import experiments_report, record_feedback
 
 __all__ = ["GatewayApp", "create_app"]
 
@@ -127,6 +130,8 @@ def _meta_headers(meta: ResponseMeta | None, upstream_model: str) -> Headers:
     if meta.tier is not None:
         headers.append((b"x-switchyard-tier", meta.tier.encode()))
     headers.extend((name.encode(), value.encode()) for name, value in meta.limit_headers)
+    if meta.routing is not None:
+        headers.append((b"x-switchyard-route", explain(meta.routing, meta.deployment).encode()))
     return headers
 
 
@@ -147,7 +152,8 @@ def _secret(scope: Scope) -> str | None:
 
 def _principal(scope: Scope, request: ChatRequest, caller: Caller) -> Principal:
     """Attribution and controls a client may send: ``x-switchyard-user``, ``x-switchyard-features`` (comma
-    separated), ``x-switchyard-priority: critical`` and ``x-switchyard-max-cost`` (or ``max_cost`` in the body)."""
+    separated), ``x-switchyard-priority: critical`` and ``x-switchyard-max-cost`` (or ``max_cost`` in the body).
+    Routing hints go onto the request: ``x-switchyard-tags`` (and ``metadata.tags``), ``x-switchyard-session``."""
     user, features, critical, max_cost = request.user, (), False, request.extra.pop("max_cost", None)
     for name, raw in scope["headers"]:
         if not name.startswith(b"x-switchyard-"):
@@ -161,6 +167,11 @@ def _principal(scope: Scope, request: ChatRequest, caller: Caller) -> Principal:
             critical = value.lower() == "critical"
         elif name == b"x-switchyard-max-cost":
             max_cost = value
+        elif name == b"x-switchyard-tags":
+            request.tags = [*request.tags, *parse_tags(value)]
+        elif name == b"x-switchyard-session":
+            request.session = value or None
+    take_tags(request)
     if max_cost is not None:
         try:
             max_cost = float(max_cost)
@@ -196,6 +207,7 @@ class GatewayApp:
             "/models": (b"GET", models),
             "/health": (b"GET", self._health),
             "/health/providers": (b"GET", self._health_providers),
+            "/v1/feedback": (b"POST", self._feedback),
         }
         self._models_body = orjson.dumps(
             {
@@ -285,8 +297,15 @@ class GatewayApp:
         finally:
             await stream.aclose()
 
+    async def _feedback(self, call: _Call) -> None:
+        await self.auth.caller(_secret(call.scope))
+        await call.respond(*record_feedback(self.gateway, await self._read_body(call)))
+
     async def _admin(self, call: _Call) -> None:
         await self.auth.admin(_secret(call.scope))
+        if call.scope["path"] == "/admin/experiments" and call.scope["method"] == "GET":
+            await call.respond(*experiments_report(self.gateway))
+            return
         if self.admin is None:
             raise _NotFoundError("the admin API needs the usage database (ledger) to be configured")
         body = await self._read_body(call) if call.scope["method"] in ("POST", "PUT", "PATCH") else b""

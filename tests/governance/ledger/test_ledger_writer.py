@@ -80,6 +80,7 @@ async def test_flush_beside_the_running_writer_writes_what_was_buffered(db: Data
                 await asyncio.sleep(0)
 
     await asyncio.gather(ledger.flush(), traffic())
+    # Everything buffered when flush() was called is stored when it returns, whoever wrote it.
     assert {r.request_id for r in await db.fetch_usage()} >= {usage(i).request_id for i in range(400)}
     assert await ledger.aclose() == 0
     assert (ledger.written, ledger.duplicates, ledger.buffered) == (800, 0, 0)

@@ -77,6 +77,7 @@ class Ledger:
         self._owns_db = owns_db
         self._buffer: deque[UsageRecord] = deque()
         self._wake = asyncio.Event()
+        self._write_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._stopping = False
@@ -232,13 +233,21 @@ class Ledger:
                     break
 
     async def _write_batch(self, timeout_s: float, limit: int | None = None) -> DatabaseUnavailableError | None:
+        # One batch at a time, also when flush() runs beside the writer: a flush then returns only once every
+        # record that was ahead of its last batch is stored, including one the writer had in flight.
+        async with self._write_lock:
+            return await self._write_locked(timeout_s, limit)
+
+    async def _write_locked(self, timeout_s: float, limit: int | None) -> DatabaseUnavailableError | None:
         size = min(limit or self.batch_size, self.batch_size, len(self._buffer))
+        if size == 0:
+            return None
         batch = [self._buffer.popleft() for _ in range(size)]
-        self._in_flight += size  # flush() may write beside the background writer
+        self._in_flight = size
         try:
             inserted = await asyncio.wait_for(self.db.insert_usage(batch), timeout_s)
         except BaseException as exc:
-            self._in_flight -= size
+            self._in_flight = 0
             # Put the batch back in front, in order: on failure to retry it, on cancellation (shutdown) for
             # aclose() to write. If the write did land, the retry inserts nothing.
             self._buffer.extendleft(reversed(batch))
@@ -253,7 +262,7 @@ class Ledger:
                 self._failed(error)
                 return error
             raise
-        self._in_flight -= size
+        self._in_flight = 0
         self.written += inserted
         self.duplicates += size - inserted
         if self._failures:
