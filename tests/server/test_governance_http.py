@@ -132,7 +132,7 @@ async def test_budget_rejects_with_402_naming_the_budget(sim: Simulator, tmp_pat
     assert alice.status_code == 402
     error = alice.json()["error"]
     assert error["code"] == "budget_exceeded"
-    assert error["budget"] == "user 'alice' daily budget ($0.00)"
+    assert error["budget"] == "user 'alice' daily budget ($0.00001)"
     assert "resets" in error["message"]
     assert error["resets_at"] > 0
 

@@ -215,7 +215,7 @@ class Governor:
         limit = to_nano(spec.limit_usd)
         check = BudgetCheck(
             key=self.store.key("budget", scope, member or "-", tag, window.id),
-            name=f"{shown} {spec.window} budget (${spec.limit_usd:,.2f})",
+            name=f"{shown} {spec.window} budget ({_money(spec.limit_usd)})",
             limit=limit,
             hard=spec.hard,
             rolling_s=window.rolling_s,
@@ -349,6 +349,11 @@ class Governor:
             }
             for b, spent, pending in zip(budgets, result.spent, result.pending, strict=False)
         ]
+
+
+def _money(usd: float) -> str:
+    # Cents hide small test and trial budgets ("$0.00"): show significant digits below a dollar.
+    return f"${usd:,.2f}" if usd >= 1 or usd == 0 else "$" + f"{usd:.8f}".rstrip("0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from switchyard.config import LedgerConfig, Secret
+from switchyard.errors import ConfigError
 from switchyard.governance.ledger import Database, Ledger, open_database
 
 from .conftest import PG_PASSWORD, Backend, eventually, usage
@@ -213,5 +214,5 @@ async def test_from_config_owns_its_database(backend: Backend) -> None:
 
 
 def test_invalid_sizes_are_rejected() -> None:
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ConfigError, match="batch_size"):
         Ledger(open_database("sqlite:///:memory:"), batch_size=10, max_buffer=5)

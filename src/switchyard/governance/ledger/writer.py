@@ -24,7 +24,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from ...errors import DatabaseUnavailableError
+from ...errors import ConfigError, DatabaseUnavailableError
 from ..records import UsageRecord
 from .base import Database
 
@@ -66,7 +66,7 @@ class Ledger:
         owns_db: bool = False,
     ) -> None:
         if batch_size < 1 or max_buffer < batch_size or flush_interval_s <= 0:
-            raise ValueError("need batch_size >= 1, max_buffer >= batch_size and flush_interval_s > 0")
+            raise ConfigError("need batch_size >= 1, max_buffer >= batch_size and flush_interval_s > 0", key="ledger")
         self.db = db
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
