@@ -66,6 +66,8 @@ def _gateway_config(sim: Service, directory: Path) -> Path:
     config = {
         "providers": {"sim": {"type": "openai", "api_key": "sk-bench", "base_url": f"{sim.url}/v1"}},
         "models": {MODEL: {"provider": "sim", "model": MODEL}},
+        # The ledger is on, as in any deployment: every request is priced and recorded (SQLite, batched).
+        "ledger": {"url": f"sqlite:///{directory / 'usage.db'}"},
     }
     path = directory / "gateway.yaml"
     path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML

@@ -183,7 +183,8 @@ class Gateway:
         """Price the request now (no I/O), settle its budgets and write its ledger row in the background."""
         deployment = meta.deployment if meta is not None and error is None else None
         cost = self.governor.cost(deployment, usage) if error is None else None
-        self._spawn(self.governor.settle(ticket, deployment, usage if error is None else None, cost))
+        if ticket.counted and (ticket.budgets or ticket.token_limits):
+            self._spawn(self.governor.settle(ticket, deployment, usage if error is None else None, cost))
         self._record(ticket, request, started, meta, usage, cost, error)
         self.router.observe(
             ticket.plan, request, meta, user=ticket.principal.user or request.user, error=error, cost_usd=cost,

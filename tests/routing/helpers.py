@@ -26,7 +26,7 @@ def config(routes: dict[str, Any], *, base_url: str = OFFLINE, models: dict[str,
         "providers": {
             "openai": {"type": "openai", "api_key": "sk-test-key", "base_url": f"{base_url}/v1"},
             "anthropic": {"type": "anthropic", "api_key": "ant-test-key", "base_url": base_url},
-            "local": {"type": "ollama", "base_url": base_url},
+            "local": {"type": "vllm", "api_key": "local-test-key", "base_url": f"{base_url}/v1"},
         },
         "models": models or MODELS,
         "routes": routes,

@@ -29,12 +29,14 @@ from ..state import StateStore
 from ..state.ops import Admit, AdmitResult, BudgetCheck, RateCheck, Settle, Tier, to_nano, to_usd
 from ..types import ChatRequest, Usage
 from .principal import Principal
-from .records import BudgetSpec
+from .records import BudgetSpec, KeyLimits
 from .windows import window_of
 
 __all__ = ["BudgetListener", "Governor", "Pricer", "Ticket"]
 
 logger = logging.getLogger("switchyard.governance")
+
+_NO_LIMITS = KeyLimits()
 
 BudgetListener = Callable[[str, float, float, float], None]
 """``(budget name, spent usd, limit usd, alert_at)`` after every settle: alerts subscribe here."""
@@ -98,6 +100,12 @@ class Governor:
         self._budgets = list(self.config.budgets)
         self._unpriced: set[str] = set()
         self._warned = 0.0
+        limits = self.config.key_limits
+        # Nothing to count for a caller without a key: admission is an estimate and no state-store call.
+        self._idle = not (
+            self._budgets or self.config.model_limits or limits.rpm or limits.tpm
+            or any(m.rpm or m.tpm for m in self.models.values())
+        )
 
     # -- admission ---------------------------------------------------------------------------------------------
 
@@ -122,6 +130,8 @@ class Governor:
                     f"estimated cost ${cheapest:.6f} exceeds max_cost ${principal.max_cost:.6f} "
                     f"({prompt} prompt tokens, up to {output} output tokens)"
                 )
+        if self._idle and (key is None or (not key.budgets and key.limits == _NO_LIMITS)):
+            return Ticket(member, principal, plan, prompt_tokens=prompt, estimate_usd=first_estimate)
         primary = options[0].candidates[0].name if options[0].candidates else None
         budgets = self._budgets_for(principal, plan, primary, now)
         # Provider limits are alternatives among one plan's deployments; a tiered route's plan is only known once

@@ -143,6 +143,7 @@ class Breaker:
         # With the local store the common case (closed) needs no await at all: the hot path stays a dict lookup.
         self._local = store if isinstance(store, MemoryStore) else None
         self._mirror: dict[str, tuple[float, BreakerRecord]] = {}
+        self._keys: dict[str, str] = {}
         self._ok: Counter[str] = Counter()
         self._flushed = clock()
         self._flush: asyncio.Task[None] | None = None
@@ -186,7 +187,10 @@ class Breaker:
         replica's mirror of the shared one (at most ``sync_s`` old for deployments it calls). Routing filters use
         it, so that planning never waits on the store; ``admit`` still decides each call."""
         if self._local is not None:
-            record = self._local.peek(self.store.key("breaker", deployment), BreakerRecord)
+            key = self._keys.get(deployment)
+            if key is None:
+                key = self._keys[deployment] = self.store.key("breaker", deployment)
+            record = self._local.peek(key, BreakerRecord)
         else:
             record = self._mirror.get(deployment, (0.0, _CLOSED))[1]
         if record is None or record.state == "closed":

@@ -25,6 +25,8 @@ Available = Callable[[str], bool]
 Removed = dict[str, list[tuple[str, str]]]
 """Filter name → ``(deployment, why)`` for each deployment it removed."""
 
+_ORDER = ("tags", "capability", "context_window", "health")
+
 
 @dataclass(frozen=True, slots=True)
 class Pool:
@@ -70,7 +72,8 @@ def qualify(pool: Pool, needs: Needs, available: Available | None, removed: Remo
         if used:
             kept = _drop(kept, removed, "capability", lambda t: not used & t.lacks,
                          lambda t: "no " + ", ".join(sorted(used & t.lacks)))
-    if pool.min_window is not None and needs.tokens > pool.min_window:
+    window = pool.min_window
+    if window is not None and needs.token_ceiling > window and needs.tokens > window:
         tokens = needs.tokens
         kept = _drop(kept, removed, "context_window", lambda t: t.context_window is None or tokens <= t.context_window,
                      lambda t: f"window {t.context_window} < ~{tokens} tokens")
@@ -84,6 +87,7 @@ def qualify(pool: Pool, needs: Needs, available: Available | None, removed: Remo
 
 def no_candidate(where: str, removed: Removed) -> NoCandidateError:
     """The error for a request every filter turned away: which filter removed which deployment, and why."""
+    removed = {name: removed[name] for name in _ORDER if name in removed}
     reasons = "; ".join(
         f"{name} removed " + ", ".join(f"{deployment} ({why})" for deployment, why in entries)
         for name, entries in removed.items()

@@ -57,6 +57,13 @@ def test_postgres_password_stays_out_of_everything_printable() -> None:
     assert db.url == parsed.redacted
 
 
+def test_postgres_password_in_the_query_string_is_scrubbed_too() -> None:
+    parsed = parse_database_url("postgresql://gw@db/usage?password=hunter2")
+    assert parsed.redacted == "postgresql://gw@db/usage"
+    assert parsed.dsn == "postgresql://gw@db/usage?password=hunter2"
+    assert parsed.scrub("no hunter2 here") == "no *** here"
+
+
 def test_postgres_without_credentials_or_schema() -> None:
     parsed = parse_database_url("postgres://127.0.0.1/test")
     assert parsed.redacted == "postgresql://127.0.0.1/test"

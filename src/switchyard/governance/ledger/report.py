@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Literal, get_args
@@ -62,7 +63,10 @@ class UsageRow(msgspec.Struct, kw_only=True, frozen=True):
     p95_latency_ms: float
 
 
-class Dialect(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The SQL that differs between backends."""
+
     table: str
     placeholder: Callable[[int], str]
     day: str

@@ -98,7 +98,7 @@ def _postgres(
     options = {"schema": query.pop("schema")} if "schema" in query else {}
     if "schema" in options and not _IDENTIFIER.match(options["schema"]):
         raise ConfigError("schema must be a plain identifier (letters, digits, _)", key="ledger.url")
-    password = unquote(password) if password else query.get("password")
+    password = unquote(password) if password else None
     who = f"{unquote(user)}@" if user else ""
     redacted = f"postgresql://{who}{where}{path}" + (f"?schema={options['schema']}" if options else "")
     netloc = (f"{quote(unquote(user), safe='')}" if user else "") + (
@@ -106,4 +106,6 @@ def _postgres(
     )
     netloc = f"{netloc}@{where}" if netloc else where
     dsn = urlunsplit(("postgresql", netloc, path, urlencode(query), ""))
-    return DatabaseURL("postgresql", redacted, dsn=dsn, options=options, password=password)
+    # libpq also takes ``?password=``; scrub that one too.
+    secret = password or query.get("password")
+    return DatabaseURL("postgresql", redacted, dsn=dsn, options=options, password=secret)
