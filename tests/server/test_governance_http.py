@@ -174,3 +174,30 @@ async def test_tiered_route_says_which_tier_served(sim: Simulator, tmp_path: Pat
             await asyncio.sleep(0.01)  # settlement runs after the response
     assert tiers[0] == "quality"
     assert "economy" in tiers
+
+
+async def test_admin_reports_budgets_and_state(sim: Simulator, tmp_path: Path) -> None:
+    budgets = [{"scope": "team", "name": "search", "limit_usd": 5, "window": "monthly"}, {"scope": "global", "limit_usd": 9}]
+    app = app_for(sim, tmp_path, governance={"master_key": MASTER, "budgets": budgets})
+    admin = {"authorization": f"Bearer {MASTER}"}
+    async with running(app) as client:
+        created = await client.post("/admin/keys", headers=admin, json={"name": "s", "team": "search"})
+        auth = {"authorization": f"Bearer {created.json()['secret']}"}
+        answer = await client.post(CHAT, json=ask(), headers=auth)
+        await asyncio.sleep(0.05)  # settlement runs after the response
+        report = (await client.get("/admin/budgets", headers=admin)).json()["data"]
+        state = (await client.get("/admin/state", headers=admin)).json()
+        bad = await client.get("/admin/usage?by=nonsense", headers=admin)
+    spent = {row["budget"]: row["spent_usd"] for row in report}
+    cost = float(answer.headers["x-switchyard-cost-usd"])
+    assert spent["team 'search' monthly budget ($5.00)"] == pytest.approx(cost)
+    assert spent["global monthly budget ($9.00)"] == pytest.approx(cost)
+    assert state["ledger"]["healthy"] is True
+    assert bad.status_code == 400
+
+
+async def test_admin_api_is_off_without_a_master_key(sim: Simulator, tmp_path: Path) -> None:
+    async with running(app_for(sim, tmp_path)) as client:
+        resp = await client.get("/admin/keys", headers={"authorization": "Bearer anything"})
+    assert resp.status_code == 403
+    assert "set governance.master_key" in resp.json()["error"]["message"]

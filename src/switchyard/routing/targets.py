@@ -21,6 +21,7 @@ FEATURES = ("tools", "vision", "json_schema", "streaming")
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    name: str
     deployment: Deployment
     tags: frozenset[str]
     quality: float | None
@@ -33,16 +34,12 @@ class Target:
     rpm: int | None
     tpm: int | None
 
-    @property
-    def name(self) -> str:
-        return self.deployment.name
-
     @classmethod
     def bare(cls, deployment: Deployment) -> Target:
         """What the deployment alone says (no catalog, no routing metadata), for a router built without a
         configuration."""
-        return cls(deployment, frozenset(), None, 1.0, None, deployment.context_window, _lacks(deployment, {}),
-                   None, None)
+        return cls(deployment.name, deployment, frozenset(), None, 1.0, None, deployment.context_window,
+                   _lacks(deployment, {}), None, None)
 
 
 def _lacks(deployment: Deployment, catalog_flags: Mapping[str, bool | None]) -> frozenset[str]:
@@ -63,6 +60,7 @@ def build_targets(config: Config, deployments: Mapping[str, Deployment]) -> dict
         flags = {"tools": caps.tools, "vision": caps.vision, "json_schema": caps.json_schema,
                  "streaming": caps.streaming}
         targets[name] = Target(
+            name=name,
             deployment=deployment,
             tags=frozenset(model.tags),
             quality=model.quality,
