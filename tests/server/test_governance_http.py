@@ -177,7 +177,10 @@ async def test_tiered_route_says_which_tier_served(sim: Simulator, tmp_path: Pat
 
 
 async def test_admin_reports_budgets_and_state(sim: Simulator, tmp_path: Path) -> None:
-    budgets = [{"scope": "team", "name": "search", "limit_usd": 5, "window": "monthly"}, {"scope": "global", "limit_usd": 9}]
+    budgets = [
+        {"scope": "team", "name": "search", "limit_usd": 5, "window": "monthly"},
+        {"scope": "global", "limit_usd": 9},
+    ]
     app = app_for(sim, tmp_path, governance={"master_key": MASTER, "budgets": budgets})
     admin = {"authorization": f"Bearer {MASTER}"}
     async with running(app) as client:
