@@ -239,7 +239,13 @@ class Gateway:
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Nobody awaits background work: a bug in it must not vanish silently.
+            logger.error("background task failed", exc_info=task.exception())
 
     async def health_report(self) -> dict[str, Any]:
         """Every deployment's breaker and recent statistics (``GET /health/providers``)."""
@@ -259,6 +265,7 @@ class Gateway:
     def start(self) -> None:
         """Start background work (active health probes, when configured). Needs a running event loop."""
         self._prober.start()
+        self.router.start()
         self._spawn(self.alerts.start())
 
     async def aclose(self) -> None:

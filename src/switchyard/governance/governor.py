@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from ..config import Config, RateLimitConfig
 from ..errors import (
     BudgetExceededError,
@@ -327,7 +329,7 @@ class Governor:
             budgets=charge,
             actual=to_nano(cost or 0.0),
             release=release,
-            limits=[dataclasses.replace(c, amount=tokens) for c in ticket.token_limits],
+            limits=[msgspec.structs.replace(c, amount=tokens) for c in ticket.token_limits],
         )
         try:
             spent = await self.store.settle(op)

@@ -22,7 +22,7 @@ from ..resilience.health import HealthMonitor
 from ..resilience.policy import Policy
 from ..types import ChatRequest, ResponseMeta, RouteDecision
 from .affinity import Affinity
-from .classified import Classifier, Offload, Scorer, Verdict, default_classifier, default_scorer
+from .classified import Classifier, Offload, Scorer, default_classifier, default_scorer, shared_scorer
 from .decisions import DecisionCounts
 from .experiments import ExperimentBook, Outcome
 from .filters import Pool, Removed, no_candidate, qualify
@@ -92,7 +92,7 @@ class Router:
         ctx = RouteContext(
             targets=self.targets, health=self.health, available=breaker.available if breaker is not None else None,
             usage=lambda: self.usage, affinity=self.affinity, rng=rng or random.Random(), classifier=classifier,
-            scorer=scorer,
+            scorer=shared_scorer(scorer), offload=self.offload,
         )
         chain = resilience.fallbacks
         default = Policy.resolve(None, resilience)
@@ -145,12 +145,28 @@ class Router:
         return planner.plan(request, self._needs(request), user=user, key=key, verdict=None)
 
     async def aplan(self, request: ChatRequest, *, user: str | None = None, key: str | None = None) -> Plan:
-        """:meth:`plan`, with classifiers run on the shared thread pool instead of the event loop."""
+        """:meth:`plan`, with classifiers' CPU work (embeddings, the learned router) run on the shared thread
+        pool instead of the event loop."""
         planner = self._routes.get(request.model)
-        if planner is None or planner.chooser is None:
+        chooser = planner.chooser if planner is not None else None
+        if planner is None or chooser is None:
             return self.plan(request, user=user, key=key)
-        verdict: Verdict = await self.offload.run(planner.chooser, request)
+        verdict = chooser.quick(request, self.offload)
+        if verdict is None:
+            verdict = await self.offload.run(chooser.full, request)
         return planner.plan(request, self._needs(request), user=user, key=key, verdict=verdict)
+
+    def start(self) -> None:
+        """Start loading the prompt-reading strategies' models in the background (seconds of CPU, off the loop)."""
+        for planner in self._routes.values():
+            if planner.chooser is not None:
+                planner.chooser.model.get(self.offload)
+
+    async def warm(self) -> None:
+        """Wait until every prompt-reading strategy's model is loaded (or failed to load)."""
+        for planner in self._routes.values():
+            if planner.chooser is not None:
+                await planner.chooser.model.ready(self.offload)
 
     def observe(
         self,

@@ -12,13 +12,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..providers.base import Deployment
 from ..resilience.policy import Policy
 from ..types import ChatRequest, RouteDecision
 from .affinity import Affinity
-from .classified import Classifier, Scorer, StrongWeakChooser, TaskChooser, Verdict
+from .classified import Classifier, Offload, Scorer, StrongWeakChooser, TaskChooser, Verdict, _Model
 from .experiments import Experiment
 from .filters import Available, Pool, Removed, no_candidate, qualify
 from .needs import Needs
@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     from ..config import RouteConfig
     from ..resilience.health import HealthMonitor
 
-__all__ = ["Plan", "RouteContext", "RoutePlanner", "Section"]
+__all__ = ["Chooser", "Plan", "RouteContext", "RoutePlanner", "Section"]
+
+
+class Chooser(Protocol):
+    """A prompt-reading strategy: ``quick`` answers inline when it can, ``full`` blocks (run it in the pool)."""
+
+    def quick(self, request: ChatRequest, offload: Offload) -> Verdict | None: ...
+    def full(self, request: ChatRequest) -> Verdict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +63,8 @@ class RouteContext:
     affinity: Affinity
     rng: random.Random
     classifier: Callable[[RouteConfig], Classifier]
-    scorer: Callable[[], Scorer]
+    scorer: _Model[Scorer]
+    offload: Offload
 
 
 def strategy_for(route: RouteConfig, ctx: RouteContext) -> Strategy:
@@ -104,7 +112,7 @@ class RoutePlanner:
         self._deploy: dict[str, Deployment] = {}
         self._tail_names = [*route.fallbacks, *chain]
         self.experiment = Experiment(name, route.experiment, ctx.rng) if route.experiment is not None else None
-        self.chooser: Callable[[ChatRequest], Verdict] | None = None
+        self.chooser: TaskChooser | StrongWeakChooser | None = None
         self.sections: dict[str, Section] = {}
         if route.strategy == "classify":
             self.chooser = TaskChooser(name, route, ctx.classifier)
@@ -162,7 +170,8 @@ class RoutePlanner:
         arm = task = tier = None
         confidence = None
         if self.chooser is not None:
-            verdict = verdict if verdict is not None else self.chooser(request)
+            if verdict is None:
+                verdict = self.chooser.quick(request, self.ctx.offload) or self.chooser.full(request)
             section = self.sections[f"task:{verdict.task}" if verdict.use == "task" else verdict.use]
             task, tier, confidence = verdict.task, verdict.tier, verdict.confidence
         elif self.experiment is not None:

@@ -144,8 +144,17 @@ def check_route(name: str, route: RouteConfig, models: Mapping[str, ModelConfig]
     _known(route.default, models, f"{where}.default")
     _known(route.strong, models, f"{where}.strong")
     _known(route.weak, models, f"{where}.weak")
-    if strategy == "classify" and not (route.tasks and (route.default or route.targets)):
-        raise ConfigError("strategy classify needs `tasks` and a `default` (or `targets`) list", key=where)
+    if strategy == "classify":
+        if not (route.tasks and (route.default or route.targets)):
+            raise ConfigError("strategy classify needs `tasks` and a `default` (or `targets`) list", key=where)
+        from .classify import TASKS
+
+        for task in route.tasks:
+            if task not in TASKS and task not in route.examples:
+                raise ConfigError(f"the classifier knows {', '.join(TASKS)}; give `examples` for another task",
+                                  key=f"{where}.tasks.{task}")
+    if route.min_confidence is not None and not 0 <= route.min_confidence <= 1:
+        raise ConfigError("must be between 0 and 1", key=f"{where}.min_confidence")
     for task in route.examples:
         if task not in route.tasks:
             raise ConfigError(f"no task '{task}' in tasks", key=f"{where}.examples.{task}")
