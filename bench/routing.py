@@ -3,8 +3,9 @@
 The router is the gateway's own (real configuration, bundled catalog, a memory-backed breaker), the request a
 typical chat turn (system prompt, a few hundred characters of user text). ``baseline`` is the plan lookup the
 router did before strategies and filters existed (one dictionary lookup), so the difference is the cost added.
-For the prompt-reading strategies, ``--classify`` also times the classifier inline, on a shared thread pool and
-through ``asyncio.to_thread``, with 16 requests in flight.
+For the prompt-reading strategies, ``--classify`` also times the classifier inline, on a shared thread pool (of
+1, 2 and 4 threads) and through ``asyncio.to_thread``, with 16 requests in flight, and the longest the event loop
+was kept from running meanwhile.
 
 Run: ``.venv/bin/python bench/routing.py [--n 100000] [--classify]``.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from switchyard import ChatRequest, Gateway, Message, parse_config
+from switchyard.routing.classified import Offload
 
 MODELS = {
     "mini": {"provider": "openai", "model": "gpt-4o-mini", "rpm": 10_000, "quality": 0.7},
@@ -68,13 +70,14 @@ def request(model: str) -> ChatRequest:
 
 
 def per_call_us(fn: Callable[[], object], n: int, repeats: int = 5) -> float:
-    """Median over ``repeats`` runs of ``n`` calls, in microseconds per call."""
+    """Median over ``repeats`` runs of ``n`` calls, in microseconds of this thread's CPU per call: CPU time, not
+    wall time, so that other processes on a shared machine do not count."""
     runs = []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = time.thread_time()
         for _ in range(n):
             fn()
-        runs.append((time.perf_counter() - started) / n * 1e6)
+        runs.append((time.thread_time() - started) / n * 1e6)
     return statistics.median(runs)
 
 
@@ -105,49 +108,66 @@ def plans(n: int) -> None:
     print(f"{'priority+tags':<14} {us:8.2f} {us - baseline:8.2f}")
 
 
-async def classify(concurrency: int = 16, rounds: int = 50) -> None:
-    """Latency of one event-loop tick while classifications run: what other requests would wait."""
+async def classify(concurrency: int = 16, rounds: int = 20) -> None:
+    """Throughput of the embedding tier, and the worst event-loop stall while it runs (what every other request
+    in flight would wait), inline against a shared pool and ``asyncio.to_thread``."""
     gw = gateway()
-    planner = gw.router._routes["classify"]  # the bench looks inside on purpose
-    chooser = planner.chooser
+    router = gw.router
+    chooser = router._routes["classify"].chooser  # the bench looks inside on purpose
     assert chooser is not None
-    req = request("classify")
-    chooser(req)  # load the model before timing
-    single = per_call_us(lambda: chooser(req), 200, repeats=3)
-    print(f"classifier inline: {single:.0f} us per request (blocks the event loop for that long)")
+    await router.warm()
+    coding = request("classify")
+    coding.messages[-1] = Message.user("Fix this:\n```python\nprint(1/0)\n```")
+    rules = per_call_us(lambda: chooser.quick(coding, router.offload), 2000, repeats=3)
+    print(f"rules tier (inline):      {rules:8.1f} us per request")
+    essay = request("classify")
+    essay.messages[-1] = Message.user("Summarise the main trade-offs between microservices and a monolith")
+    single = per_call_us(lambda: chooser.full(essay), 50, repeats=3)
+    print(f"embedding tier (one call): {single / 1000:7.2f} ms per request")
 
-    async def lag_during(work: Callable[[], Any]) -> tuple[float, float]:
+    async def measure(work: Callable[[], Any]) -> tuple[float, float]:
         lags: list[float] = []
         stop = False
 
         async def ticker() -> None:
             while not stop:
                 started = time.perf_counter()
-                await asyncio.sleep(0)
-                lags.append((time.perf_counter() - started) * 1e3)
+                await asyncio.sleep(0.001)
+                lags.append((time.perf_counter() - started) * 1e3 - 1)
 
         tick = asyncio.ensure_future(ticker())
         started = time.perf_counter()
         for _ in range(rounds):
             await asyncio.gather(*(work() for _ in range(concurrency)))
-        elapsed = (time.perf_counter() - started) / (rounds * concurrency) * 1e6
+        elapsed = (time.perf_counter() - started) / (rounds * concurrency) * 1e3
         stop = True
         await tick
         return elapsed, max(lags)
 
     async def inline() -> None:
-        chooser(req)
+        chooser.full(essay)
 
-    async def pool() -> None:
-        await gw.router.offload.run(chooser, req)
+    pools = {threads: Offload(threads) for threads in (1, 2, 4)}
+
+    def pooled(offload: Offload) -> Callable[[], Any]:
+        async def work() -> None:
+            await offload.run(chooser.full, essay)
+
+        return work
 
     async def to_thread() -> None:
-        await asyncio.to_thread(chooser, req)
+        await asyncio.to_thread(chooser.full, essay)
 
-    for label, work in (("inline", inline), ("shared pool", pool), ("asyncio.to_thread", to_thread)):
-        per, worst = await lag_during(work)
-        print(f"{label:<18} {per:8.0f} us/request (throughput)   worst event-loop stall {worst:6.2f} ms")
-    gw.router.close()
+    print(f"{concurrency} in flight:")
+    runs: list[tuple[str, Callable[[], Any]]] = [("inline", inline)]
+    runs += [(f"shared pool of {n}", pooled(offload)) for n, offload in pools.items()]
+    runs.append(("asyncio.to_thread", to_thread))
+    for label, work in runs:
+        per, worst = await measure(work)
+        print(f"  {label:<18} {per:6.2f} ms/request (throughput)   worst event-loop stall {worst:7.2f} ms")
+    for offload in pools.values():
+        offload.close()
+    router.close()
 
 
 def main() -> int:

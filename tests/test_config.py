@@ -105,3 +105,19 @@ def test_bundled_demo_config_is_valid() -> None:
         config = load_config(path, env={"SIM_URL": "http://127.0.0.1:1"})
     Gateway(config)
     assert "resilient" in config.routes
+
+
+def test_cache_section_defaults_and_checks() -> None:
+    config = parse_config(minimal(), env={})
+    assert (config.cache.enabled, config.cache.ttl_s, config.cache.namespace_by) == (False, 3600.0, "key")
+    assert config.cache.skip.temperature_above == 1.0
+    routes = {"r": {"targets": ["gpt"], "cache": {"semantic": True, "ttl_s": 60}}}
+    route_cache = parse_config(minimal(routes=routes), env={}).routes["r"].cache
+    assert route_cache is not None
+    assert (route_cache.semantic, route_cache.ttl_s) == (True, 60.0)
+    assert error_of(minimal(cache={"ttl_s": 0})).key == "cache"
+    assert error_of(minimal(cache={"max_entry_bytes": 10, "max_bytes": 5})).key == "cache"
+    assert error_of(minimal(cache={"backend": "disk"})).key == "cache.backend"
+    assert error_of(minimal(routes={"r": {"targets": ["gpt"], "cache": {"ttl_s": -1}}})).key == "routes.r.cache"
+    leaked = error_of(minimal(cache={"url": "redis://:hunter2@host/0", "ttl_s": -1}))
+    assert "hunter2" not in str(leaked)

@@ -3,6 +3,7 @@
 The public surface is what this module exports; everything else is internal and may change.
 """
 
+from .cache import CacheControl
 from .config import (
     Config,
     ModelConfig,
@@ -69,6 +70,7 @@ __all__ = [
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
+    "CacheControl",
     "ChatChunk",
     "ChatRequest",
     "ChatResponse",

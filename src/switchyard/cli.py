@@ -1,4 +1,4 @@
-"""``switchyard`` command line: serve | check | simulate | demo | usage | keys | eval."""
+"""``switchyard`` command line: serve | check | simulate | demo | usage | keys | eval | experiments | eval-router."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .server.services import build_app
+    from .telemetry.logs import configure_logging
 
     config = load_config(args.config)
+    # One line per request (and every other record) as JSON on stderr, secrets masked: telemetry.log_format.
+    configure_logging(config, level=getattr(logging, args.log_level.upper()))
     host = args.host or config.server.host
     port = args.port if args.port is not None else config.server.port
     app = build_app(config)
@@ -36,6 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         log_level=args.log_level,
+        log_config=None,  # uvicorn's records go through the handler configure_logging installed
         access_log=False,
         lifespan="on",
         loop="uvloop",
@@ -121,6 +125,18 @@ def _eval(args: argparse.Namespace) -> int:
     )
 
 
+def _experiments(args: argparse.Namespace) -> int:
+    from .routing.experiments_cmd import experiments_command
+
+    return experiments_command(args)
+
+
+def _eval_router(args: argparse.Namespace) -> int:
+    from .routing.strongweak.evaluate import eval_router_command
+
+    return eval_router_command(data=args.data, artifact=args.artifact, as_json=args.json)
+
+
 def _run_loop(coro: Coroutine[Any, Any, int | None]) -> int:
     import uvloop  # ships with uvicorn[standard], a dependency
 
@@ -179,6 +195,22 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print JSON (per target and per item), not a table")
     evaluate.add_argument("--write-quality", type=Path, default=None, help="write quality scores for routing")
     evaluate.set_defaults(func=_eval)
+
+    from .routing.experiments_cmd import add_arguments as experiments_arguments
+
+    experiments = commands.add_parser("experiments", help="A/B experiments of a running gateway, per arm")
+    experiments_arguments(experiments)
+    experiments.set_defaults(func=_experiments)
+
+    eval_router = commands.add_parser(
+        "eval-router", help="the learned strong/weak router vs random and length rules on held-out labels"
+    )
+    eval_router.add_argument(
+        "--data", type=Path, default=None, help="default: $SWITCHYARD_ROUTING_DATA or ../shared/data/routing"
+    )
+    eval_router.add_argument("--artifact", type=Path, default=None, help="default: the bundled router artifact")
+    eval_router.add_argument("--json", action="store_true", help="print JSON, not tables")
+    eval_router.set_defaults(func=_eval_router)
     return parser
 
 

@@ -28,11 +28,14 @@ from .routing.spec import (
     check_model,
     check_route,
 )
+from .telemetry.config import TelemetryConfig, TracingConfig
 
 __all__ = [
     "AlertsConfig",
     "BreakerPolicy",
     "BudgetConfig",
+    "CacheConfig",
+    "CacheSkipConfig",
     "Config",
     "GovernanceConfig",
     "HealthConfig",
@@ -44,12 +47,15 @@ __all__ = [
     "RateLimitConfig",
     "ResilienceConfig",
     "RetryPolicy",
+    "RouteCacheConfig",
     "RouteConfig",
     "Secret",
     "ServerConfig",
     "StateConfig",
+    "TelemetryConfig",
     "TierConfig",
     "Timeouts",
+    "TracingConfig",
     "load_config",
     "parse_config",
 ]
@@ -184,6 +190,20 @@ class TierConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froze
     """Shown in ``x-switchyard-tier`` (default: ``tier0``, ``tier1``...)."""
 
 
+class RouteCacheConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """A route's own cache settings, over the ``cache:`` section's."""
+
+    enabled: bool = True
+    semantic: bool = False
+    """Also answer paraphrases of a cached question (same context, similar last user turn)."""
+    ttl_s: float | None = None
+    """Default: ``cache.ttl_s``."""
+
+    def __post_init__(self) -> None:
+        if self.ttl_s is not None and self.ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+
+
 class RouteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     targets: list[str] = msgspec.field(default_factory=list)
     fallbacks: list[str] = msgspec.field(default_factory=list)
@@ -224,6 +244,7 @@ class RouteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tiers, ``targets`` is not used for plain requests; critical requests always get the first tier."""
     on_exhausted: Literal["reject"] = "reject"
     """What happens when every budget tier is used up."""
+    cache: RouteCacheConfig | None = None
 
 
 class HealthConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -289,6 +310,55 @@ class GovernanceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     model's own maximum): the reservation bounds how far concurrent requests can overshoot a budget."""
     lease_s: float = 900.0
     state: StateConfig = msgspec.field(default_factory=StateConfig)
+
+
+class CacheSkipConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """Requests the cache neither answers nor stores."""
+
+    temperature_above: float | None = 1.0
+    """Sampling hotter than the providers' default (1.0) is a request for variety. Not lower: an unset temperature
+    means that same default, so a lower threshold would skip ``temperature: 1`` yet cache the identical request
+    that leaves it out. ``null``: never skip for temperature."""
+    tool_results: bool = True
+    """Conversations carrying tool results: live data from agent loops, which rarely repeat exactly."""
+    personal_header: str = "x-switchyard-personal"
+    """A request with this header (any value but ``0``, ``false``, ``no``) is personal: never cached."""
+
+
+class CacheConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """The response cache (see :mod:`switchyard.cache`). Off by default: serving stored answers changes what a
+    repeated request returns, which a deployment should decide."""
+
+    enabled: bool = False
+    backend: Literal["memory", "redis"] = "memory"
+    url: Secret = msgspec.field(default_factory=lambda: Secret("redis://127.0.0.1:6379/0"))
+    namespace: str = "switchyard"
+    hash_tag: str = "sy"
+    """Redis keys: ``<namespace>:{<hash_tag>:<tenant digest>}:cache:...`` — one Cluster slot per tenant."""
+    timeout_ms: float = 100.0
+    """Per Redis command. A slow cache answers "miss" rather than hold the request up."""
+    max_bytes: int = 256 * 1024 * 1024
+    """The memory backend's bound; least recently used entries go first."""
+    max_entry_bytes: int = 1024 * 1024
+    """Larger answers are not stored."""
+    ttl_s: float = 3600.0
+    max_ttl_s: float = 7 * 86400.0
+    """Caps ``x-switchyard-cache-ttl``."""
+    namespace_by: Literal["key", "team", "global"] = "key"
+    """Whose answers a caller may be served: its key's (default), its key's team's, or everyone's."""
+    skip: CacheSkipConfig = msgspec.field(default_factory=CacheSkipConfig)
+    feedback_evict_at: float = 0.0
+    """``POST /v1/feedback`` with a score at or below this removes the cached answer (thumbs 1/0: a 0)."""
+    remember: int = 50_000
+    """Ids remembered (per replica) so that feedback can find their entries: two per answer stored or served
+    (request id, response id), about 300 bytes each."""
+
+    def __post_init__(self) -> None:
+        # ValueError here becomes a ConfigError naming ``cache`` (see _convert); the URL itself is never echoed.
+        if self.ttl_s <= 0 or self.max_ttl_s < self.ttl_s or self.timeout_ms <= 0:
+            raise ValueError("need ttl_s > 0, max_ttl_s >= ttl_s and timeout_ms > 0")
+        if self.max_bytes < 1 or not 0 < self.max_entry_bytes <= self.max_bytes or self.remember < 0:
+            raise ValueError("need 0 < max_entry_bytes <= max_bytes and remember >= 0")
 
 
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -366,6 +436,8 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ledger: LedgerConfig = msgspec.field(default_factory=LedgerConfig)
     alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
+    cache: CacheConfig = msgspec.field(default_factory=CacheConfig)
+    telemetry: TelemetryConfig = msgspec.field(default_factory=TelemetryConfig)
 
 
 _T = TypeVar("_T")
@@ -498,6 +570,8 @@ def parse_config(data: Any, *, env: dict[str, str] | None = None) -> Config:
         ledger=_convert(data.get("ledger") or {}, LedgerConfig, "ledger"),
         alerts=_convert(data.get("alerts") or {}, AlertsConfig, "alerts"),
         routing=_convert(data.get("routing") or {}, RoutingConfig, "routing"),
+        cache=_convert(data.get("cache") or {}, CacheConfig, "cache"),
+        telemetry=_convert(data.get("telemetry") or {}, TelemetryConfig, "telemetry"),
     )
     _check_references(config)
     return config

@@ -181,8 +181,9 @@ async def run_demo(config_path: Path | None = None) -> int:
         else:
             config = load_config(config_path, env=env)
         port = _free_port()
+        gateway = Gateway(config)
         server = uvicorn.Server(
-            uvicorn.Config(GatewayApp(Gateway(config)), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+            uvicorn.Config(GatewayApp(gateway), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         )
         serving = asyncio.ensure_future(server.serve())
         while not server.started:
@@ -196,6 +197,7 @@ async def run_demo(config_path: Path | None = None) -> int:
             async with aiohttp.ClientSession() as session:
                 rows = [await _run_step(session, url, step) for step in STEPS]
                 acts = await _outage_act(session, url, sim)
+                cached = await _cache_act(session, url, gateway) if gateway.cache is not None else []
         finally:
             server.should_exit = True
             await serving
@@ -213,9 +215,10 @@ async def run_demo(config_path: Path | None = None) -> int:
         f"\n{answered}/{len(rows)} answered by {len(providers)} providers ({', '.join(providers)}); "
         f"the fallback row shows a dead primary skipped; the last row shows a clean 404 for a bad model name."
     )
+    cache_ok = _print_cache_act(cached, gateway)
     expected_failures = sum(r.step.title == "client error" for r in rows)
     act_ok = all(ok == total for _, ok, total, _ in acts)
-    return 0 if answered == len(rows) - expected_failures and act_ok else 1
+    return 0 if answered == len(rows) - expected_failures and act_ok and cache_ok else 1
 
 
 async def _outage_act(
@@ -243,3 +246,54 @@ async def _outage_act(
     await asyncio.sleep(0.6)  # the breaker's cooldown: the next request probes the primary and closes it
     acts.append(await phase("3 primary back", 12))
     return acts
+
+
+_CACHE_STEPS: list[tuple[str, str, dict[str, str], bool]] = [
+    # (what, question, request headers, streamed)
+    ("first ask", "What is the capital of France?", {}, False),
+    ("same question", "What is the capital of France?", {}, False),
+    ("same, streamed", "What is the capital of France?", {}, True),
+    ("paraphrase", "What's the capital city of France?", {}, False),
+    ("different meaning", "What is the capital of Germany?", {}, False),
+    ("negated", "What is not the capital of France?", {}, False),
+    ("refresh", "What is the capital of France?", {"cache-control": "no-cache"}, False),
+    ("marked personal", "What is the capital of France?", {"x-switchyard-personal": "1"}, False),
+]
+"""Expected: a miss, then hits for the repeat (also as a stream); a paraphrase is a semantic hit where the route
+opts in and the semantic cache is installed, else a miss; different meanings never hit; controls skip."""
+
+
+async def _cache_act(session: aiohttp.ClientSession, url: str, gateway: Gateway) -> list[tuple[str, str, str, float]]:
+    rows = []
+    for what, question, headers, streamed in _CACHE_STEPS:
+        body: dict[str, Any] = {"model": "faq", "messages": [{"role": "user", "content": question}]}
+        if streamed:
+            body["stream"] = True
+        started = time.perf_counter()
+        async with session.post(f"{url}/v1/chat/completions", json=body, headers=headers) as response:
+            await response.read()
+            rows.append((what, question, response.headers.get("x-switchyard-cache", "-"),
+                         (time.perf_counter() - started) * 1000))
+        if gateway.cache is not None:
+            await gateway.cache.flush()  # the demo's next question should see this answer stored
+    return rows
+
+
+def _print_cache_act(rows: list[tuple[str, str, str, float]], gateway: Gateway) -> bool:
+    if gateway.cache is None:
+        return True
+    print("\nCaching act: questions to route 'faq' (claude-sonnet, exact cache; semantic cache opted in).\n")
+    print(f"{'what':<20}{'question':<38}{'cache':<14}{'ms':>7}")
+    for what, question, outcome, ms in rows:
+        print(f"{what:<20}{question:<38}{outcome:<14}{ms:>7.1f}")
+    stats = gateway.cache.stats()
+    saved = stats["usd_saved"].get("faq", 0.0)
+    tokens = stats["tokens_saved"].get("faq", 0)
+    hits = sum(r["count"] for r in stats["requests"] if r["route"] == "faq" and r["outcome"].endswith("hit"))
+    print(f"\n{hits} answers served from the cache: {tokens:,} tokens and ${saved:.6f} not spent on claude-sonnet.")
+    seen = {what: cache for what, _, cache, _ in rows}
+    return (
+        seen["first ask"] == "miss" and seen["same question"] == seen["same, streamed"] == "hit"
+        and "hit" not in seen["different meaning"] and "hit" not in seen["negated"]
+        and seen["refresh"] == seen["marked personal"] == "skip"
+    )

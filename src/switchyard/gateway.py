@@ -19,6 +19,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .alerts import AlertManager
+from .cache import CacheControl, Probe, ResponseCache
+from .cache.replay import ReplayStream
 from .config import Config, load_config
 from .errors import InvalidRequestError, SwitchyardError
 from .governance.costing import CatalogPricer
@@ -34,6 +36,7 @@ from .resilience.health import HealthMonitor
 from .resilience.probe import Prober
 from .routing.plan import Plan, Router
 from .state import MemoryStore, StateStore
+from .telemetry.hub import Telemetry
 from .types import ChatRequest, ChatResponse, ResponseMeta, Usage
 
 if TYPE_CHECKING:
@@ -69,7 +72,9 @@ class Gateway:
         self.breaker = Breaker(self.state, config.resilience.breaker)
         self.health = HealthMonitor()
         self.router = Router.from_config(config, self.deployments, health=self.health, breaker=self.breaker)
-        self.executor = Executor(self.breaker, self.health)
+        self.telemetry = Telemetry(config, self.deployments, self.router.names)
+        """Metrics, request logs and traces (``telemetry:`` in the configuration)."""
+        self.executor = Executor(self.breaker, self.health, on_attempt=self.telemetry.on_attempt)
         self._prober = Prober(self.deployments.values(), self.executor, config.resilience.health)
         self.pricer = CatalogPricer(config)
         providers = {name: d.provider for name, d in self.deployments.items()}
@@ -80,6 +85,9 @@ class Gateway:
         self.alerts = AlertManager(config.alerts)
         self.governor.listeners.append(self.alerts.on_budget)
         self.breaker.listeners.append(self.alerts.on_breaker)
+        self.cache = ResponseCache.from_config(config) if config.cache.enabled else None
+        """The response cache (``cache:`` in the configuration); ``None`` when caching is off."""
+        self.telemetry.bind(self)
 
     @classmethod
     def from_file(cls, path: str | Path, *, transport: Transport | None = None) -> Gateway:
@@ -91,14 +99,25 @@ class Gateway:
         return self.router.names
 
     async def chat(
-        self, request: ChatRequest, *, principal: Principal | None = None, request_id: str | None = None
+        self,
+        request: ChatRequest,
+        *,
+        principal: Principal | None = None,
+        request_id: str | None = None,
+        cache: CacheControl | None = None,
     ) -> ChatResponse:
         """One complete answer. ``response.meta`` says which deployment answered, what was tried and the cost.
 
-        ``principal`` is who is calling (key, user, team, features) for limits, budgets and the ledger."""
+        ``principal`` is who is calling (key, user, team, features) for limits, budgets and the ledger; ``cache``
+        the request's instructions to the response cache (``no_cache``, ``no_store``, TTL, namespace)."""
         if request.stream:
             raise InvalidRequestError("use Gateway.stream() for stream=true requests", param="stream")
         started, ticket = await self._admit(request, principal, request_id)
+        probe = await self.cache.lookup(request, ticket.principal, ticket.plan, cache) if self.cache else None
+        if probe is not None and probe.answer is not None:
+            hit = probe.response()
+            hit.meta = self._from_cache(ticket, request, started, probe)
+            return hit
         try:
             response = await self.executor.chat(ticket.plan, request)
         except SwitchyardError as exc:
@@ -107,22 +126,41 @@ class Gateway:
         meta = response.meta
         if meta is not None:
             self._describe(meta, ticket)
-            meta.cost_usd = self._account(ticket, request, started, meta, response.usage, None)
+            meta.cache = probe.outcome if probe is not None else None
+            meta.cost_usd = self._account(ticket, request, started, meta, response.usage, None, output=response)
             self.router.book.alias(response.id, ticket.member)
+            if probe is not None and self.cache is not None:
+                self.cache.store(
+                    probe, response, deployment=meta.deployment, provider=meta.provider, cost_usd=meta.cost_usd,
+                    request_id=ticket.member,
+                )
         return response
 
     async def stream(
-        self, request: ChatRequest, *, principal: Principal | None = None, request_id: str | None = None
+        self,
+        request: ChatRequest,
+        *,
+        principal: Principal | None = None,
+        request_id: str | None = None,
+        cache: CacheControl | None = None,
     ) -> ChatStream:
         """Open a stream. Falls back while nothing has been received; ``stream.meta`` says who answers. The cost
-        is settled when the stream ends (``stream.meta.cost_usd``)."""
+        is settled when the stream ends (``stream.meta.cost_usd``). A cached answer is played back as a stream."""
         started, ticket = await self._admit(request, principal, request_id)
+        probe = await self.cache.lookup(request, ticket.principal, ticket.plan, cache) if self.cache else None
+        if probe is not None and probe.answer is not None:
+            return ReplayStream(probe.chunks(), self._from_cache(ticket, request, started, probe))
         try:
             stream = await self.executor.stream(ticket.plan, request)
+            first_token = time.time()
         except SwitchyardError as exc:
             self._account(ticket, request, started, None, None, exc)
             raise
         self._describe(stream.meta, ticket)
+        recorder = None
+        if probe is not None and self.cache is not None:
+            stream.meta.cache = probe.outcome
+            recorder = stream.on_chunk = self.cache.recorder(probe)
 
         def closed(stream: ChatStream, error: BaseException | None) -> None:
             usage = stream.usage
@@ -130,7 +168,17 @@ class Gateway:
                 # Closed early (the client left) or the provider sent no usage: the tokens were still generated
                 # and billed, so count an estimate rather than nothing.
                 usage = Usage(input_tokens=ticket.prompt_tokens, output_tokens=len(stream.text) // 4)
-            stream.meta.cost_usd = self._account(ticket, request, started, stream.meta, usage, error)
+            stream.meta.cost_usd = self._account(
+                ticket, request, started, stream.meta, usage, error, first_token=first_token, output=stream
+            )
+            # Only a stream that reached its end is an answer worth repeating; one cut short is not.
+            if recorder is not None and probe is not None and self.cache is not None and error is None and (
+                stream.completed
+            ):
+                self.cache.store_stream(
+                    probe, recorder, deployment=stream.meta.deployment, provider=stream.meta.provider,
+                    cost_usd=stream.meta.cost_usd, request_id=ticket.member,
+                )
 
         stream.on_close = closed
         return stream
@@ -155,13 +203,38 @@ class Gateway:
         started = time.time()
         principal = principal or Principal()
         member = request_id or f"{random.getrandbits(128):032x}"
-        plan, tiers = await self._plans(request, principal)
+        self.telemetry.begin(request, member)
+        try:
+            plan, tiers = await self._plans(request, principal)
+        except SwitchyardError as exc:
+            self.telemetry.unplanned(request, member, started, exc)
+            raise
         try:
             ticket = await self.governor.admit(principal, request, plan, member, tiers)
         except SwitchyardError as exc:
             self._record(Ticket(member, principal, plan), request, started, None, None, None, exc)
             raise
         return started, ticket
+
+    def _from_cache(self, ticket: Ticket, request: ChatRequest, started: float, probe: Probe) -> ResponseMeta:
+        """Account for a cache hit: the reservation is released (nothing was spent), the ledger gets a row with
+        cost 0 and what the answer would have cost again; routing and health statistics are left alone."""
+        answer = probe.answer
+        assert answer is not None
+        assert self.cache is not None
+        meta = ResponseMeta(
+            deployment=answer.deployment, provider=answer.provider, route=ticket.plan.route, cost_usd=0.0,
+            cache=probe.outcome,
+        )
+        self._describe(meta, ticket)
+        if ticket.counted and (ticket.budgets or ticket.token_limits):
+            self._spawn(self.governor.settle(ticket, None, None, None))
+        usage = answer.usage
+        saved = self.governor.cost(answer.deployment, usage)
+        saved = answer.cost_usd if saved is None else saved
+        self.cache.served(probe, ticket.member, usage.total_tokens if usage is not None else 0, saved)
+        self._record(ticket, request, started, meta, None, 0.0, None, saved_usd=saved)
+        return meta
 
     @staticmethod
     def _describe(meta: ResponseMeta, ticket: Ticket) -> None:
@@ -179,13 +252,16 @@ class Gateway:
         meta: ResponseMeta | None,
         usage: Usage | None,
         error: BaseException | None,
+        *,
+        first_token: float | None = None,
+        output: ChatResponse | ChatStream | None = None,
     ) -> float | None:
         """Price the request now (no I/O), settle its budgets and write its ledger row in the background."""
         deployment = meta.deployment if meta is not None and error is None else None
         cost = self.governor.cost(deployment, usage) if error is None else None
         if ticket.counted and (ticket.budgets or ticket.token_limits):
             self._spawn(self.governor.settle(ticket, deployment, usage if error is None else None, cost))
-        self._record(ticket, request, started, meta, usage, cost, error)
+        self._record(ticket, request, started, meta, usage, cost, error, first_token=first_token, output=output)
         self.router.observe(
             ticket.plan, request, meta, user=ticket.principal.user or request.user, error=error, cost_usd=cost,
             latency_ms=(time.time() - started) * 1000, ids=(ticket.member,),
@@ -206,7 +282,14 @@ class Gateway:
         usage: Usage | None,
         cost: float | None,
         error: BaseException | None,
+        *,
+        saved_usd: float | None = None,
+        first_token: float | None = None,
+        output: ChatResponse | ChatStream | None = None,
     ) -> None:
+        self.telemetry.finish(
+            ticket, request, started, meta, usage, cost, error, first_token=first_token, output=output
+        )
         if self.ledger is None:
             return
         principal = ticket.principal
@@ -233,6 +316,8 @@ class Gateway:
                 attempts=len(meta.attempts) if meta is not None else 0,
                 tier=ticket.tier,
                 stream=request.stream,
+                cache=meta.cache if meta is not None else None,
+                saved_usd=saved_usd,
             )
         )
 
@@ -275,6 +360,9 @@ class Gateway:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.breaker.flush()
         await self.alerts.aclose()
+        await self.telemetry.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
         if self.ledger is not None:
             await self.ledger.aclose()
         await self._transport.aclose()

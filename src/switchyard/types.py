@@ -238,6 +238,9 @@ class ResponseMeta(msgspec.Struct, kw_only=True):
     """``x-ratelimit-*`` values from admission."""
     routing: RouteDecision | None = None
     """Why these candidates, in this order: strategy, task class, experiment arm."""
+    cache: Literal["hit", "semantic-hit", "miss", "skip"] | None = None
+    """What the response cache did (``x-switchyard-cache``); ``None`` when caching is off. On a hit, ``deployment``
+    names the deployment that made the cached answer and ``attempts`` is empty: nothing was sent upstream."""
 
     @property
     def fallback_used(self) -> bool:

@@ -36,7 +36,7 @@ TEXTS = [
     "Traceback (most recent call last):\n  File \"app.py\", line 3, in <module>\nKeyError: 'user_id'",
     "Solve for x: 3x^2 - 12x + 9 = 0, and show each step.",
     "Café au lait, naïve façade, Straße — déjà vu in Zürich.",
-    "機器學習是人工智慧的一個分支。東京の天気はどうですか？",
+    "機器學習是人工智慧的一個分支。東京の天気はどうですか？",  # noqa: RUF001 (full-width CJK punctuation on purpose)
     "Ship it 🚀🔥 — the build is green ✅ (finally) #devops @team",
     "If all bloops are razzies and all razzies are lazzies, are all bloops definitely lazzies? Explain why.",
     LONG,

@@ -16,6 +16,7 @@ MODELS: dict[str, dict[str, Any]] = {
     "sonnet": {"provider": "anthropic", "model": "claude-sonnet-4-6"},  # $3 / $15
     "opus": {"provider": "anthropic", "model": "claude-opus-4-1"},  # $15 / $75
     "mystery": {"provider": "openai", "model": "acme-unlisted-1"},  # price unknown
+    "pro": {"provider": "gemini", "model": "gemini-2.5-pro"},  # $1.25 / $10, $2.50 / $15 past 200K of prompt
     "llama": {"provider": "local", "model": "llama3", "tags": ["local"]},  # a known $0
 }
 
@@ -26,6 +27,7 @@ def config(routes: dict[str, Any], *, base_url: str = OFFLINE, models: dict[str,
         "providers": {
             "openai": {"type": "openai", "api_key": "sk-test-key", "base_url": f"{base_url}/v1"},
             "anthropic": {"type": "anthropic", "api_key": "ant-test-key", "base_url": base_url},
+            "gemini": {"type": "gemini", "api_key": "gem-test-key", "base_url": base_url},
             "local": {"type": "vllm", "api_key": "local-test-key", "base_url": f"{base_url}/v1"},
         },
         "models": models or MODELS,

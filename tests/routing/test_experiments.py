@@ -73,13 +73,15 @@ def test_book_reports_per_arm_statistics_and_feedback() -> None:
 
 
 def test_response_memory_is_bounded() -> None:
-    book = ExperimentBook([], ttl_s=60, max_entries=3)
+    book = ExperimentBook([experiment()], ttl_s=60, max_entries=3)
     for i in range(5):
-        book.record("gpt", None, "gpt", [f"id-{i}"], 1.0, None, failed=False)
+        book.record("r", "cheap", "nano", [f"id-{i}"], 1.0, None, failed=False)
     assert book.report()["remembered_responses"] == 3
     assert book.feedback("id-0", 1) is None
     assert book.feedback("id-4", 1) is not None
-    assert book.report()["feedback"] == [{"route": "gpt", "deployment": "gpt", "count": 1, "mean": 1.0}]
+    # Only experiments are remembered: nothing else competes for the memory.
+    book.record("other-route", "cheap", "nano", ["id-9"], 1.0, None, failed=False)
+    assert book.feedback("id-9", 1) is None
 
 
 @pytest.fixture

@@ -111,3 +111,11 @@ def test_a_model_named_directly_is_not_filtered_by_capability() -> None:
     # A single named model keeps its old behaviour: the adapter's own check explains what it cannot do.
     gw = gateway({})
     assert order(gw, vision("o3m")) == ["o3m"]
+
+
+def test_turned_away_requests_are_counted_as_rejected() -> None:
+    gw = gateway({"reasoning": {"targets": ["o3m"]}})
+    for _ in range(2):
+        with pytest.raises(NoCandidateError):
+            gw.router.plan(vision("reasoning"))
+    assert gw.router.decisions.total(route="reasoning", strategy="priority", chosen="rejected") == 2

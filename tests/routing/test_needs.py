@@ -55,3 +55,15 @@ def test_metadata_tags_move_onto_the_request_and_never_reach_the_provider() -> N
     assert (only_tags.tags, only_tags.extra) == (["a", "b"], {})
     with pytest.raises(InvalidRequestError, match=r"metadata\.tags must be"):
         take_tags(request(extra={"metadata": {"tags": 5}}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\n" * 500, "1234567890" * 50, ".,;:!?()[]{}" * 40, "a b c d e " * 100, "日本語のテキスト" * 60, "x", ""],
+)
+def test_the_cheap_ceiling_never_undercounts_the_estimate(text: str) -> None:
+    # The window filter skips the estimate when the ceiling fits: an undercount would let a too-long prompt through.
+    req = ChatRequest(model="m", messages=[Message.system(text), Message.user(text, "https://x/y.png")],
+                      max_tokens=7)
+    needs = Needs(req, {})
+    assert needs.token_ceiling >= needs.tokens

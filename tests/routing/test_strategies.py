@@ -8,7 +8,6 @@ from typing import Any
 from tests.routing.helpers import MODELS, ask, gateway, order
 
 from switchyard import Message
-from switchyard.routing.usage import LocalUsage
 
 
 def test_priority_keeps_the_configured_order_and_reuses_one_precomputed_plan() -> None:
@@ -40,6 +39,14 @@ def test_cost_depends_on_the_request_shape() -> None:
     gw = gateway({"r": {"strategy": "cost", "targets": ["flat", "sonnet"]}}, models=models)
     assert order(gw, ask("r", "short question", max_tokens=4000)) == ["flat", "sonnet"]
     assert order(gw, ask("r", "word " * 20_000, max_tokens=10)) == ["sonnet", "flat"]
+
+
+def test_cost_prices_a_long_prompt_at_the_long_context_tier() -> None:
+    models = {**MODELS, "flat": {"provider": "openai", "model": "acme-flat", "context_window": 1_000_000,
+                                 "pricing": {"input_per_mtok": 2.0, "output_per_mtok": 10.0}}}
+    gw = gateway({"r": {"strategy": "cost", "targets": ["flat", "pro"]}}, models=models)
+    assert order(gw, ask("r", "short question", max_tokens=100)) == ["pro", "flat"]
+    assert order(gw, ask("r", "word " * 240_000, max_tokens=100)) == ["flat", "pro"]
 
 
 def test_weighted_first_choice_follows_the_weights() -> None:
@@ -138,23 +145,6 @@ def test_usage_reads_whatever_signals_are_plugged_in() -> None:
     gw = gateway({"r": {"strategy": "usage", "targets": ["mini", "nano"]}})
     gw.router.usage = Fixed()
     assert order(gw, ask("r")) == ["nano", "mini"]
-
-
-def test_local_usage_window_slides() -> None:
-    now = [1000.0]
-    usage = LocalUsage({"a": (4, None), "b": (None, None)}, clock=lambda: now[0])
-    usage.record("a", 1)
-    usage.record("a", 1)
-    usage.record("b", 1)
-    assert usage.headroom("a") == 0.5
-    assert usage.headroom("b") is None
-    now[0] += 30
-    usage.record("a", 1)
-    assert usage.headroom("a") == 0.25
-    now[0] += 31  # the first two fall out of the minute
-    assert usage.headroom("a") == 0.75
-    now[0] += 60
-    assert usage.headroom("a") == 1.0
 
 
 def test_strategies_rank_targets_and_fallbacks_follow_in_order() -> None:

@@ -123,7 +123,10 @@ async def test_feedback_reaches_the_experiment_report(client: httpx.AsyncClient)
 async def test_feedback_errors(client: httpx.AsyncClient) -> None:
     unknown = await client.post("/v1/feedback", json={"id": "chatcmpl-nope", "score": 1})
     assert unknown.status_code == 404
-    assert "served by another replica" in unknown.json()["error"]["message"]
+    assert "not from a route with an experiment" in unknown.json()["error"]["message"]
+    plain = await client.post(CHAT, json=body("cheap"))
+    not_remembered = await client.post("/v1/feedback", json={"id": plain.json()["id"], "score": 1})
+    assert not_remembered.status_code == 404
     malformed = await client.post("/v1/feedback", json={"id": "x"})
     assert malformed.status_code == 400
     assert "score" in malformed.json()["error"]["message"]

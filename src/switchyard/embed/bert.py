@@ -63,11 +63,12 @@ def gelu_(x: Array) -> Array:
 def _layer_norm_(x: Array, weight: Array, bias: Array, eps: float) -> Array:
     """LayerNorm over the last axis of a 2-D array, in place."""
     x -= x.mean(axis=-1, keepdims=True)
-    var = np.einsum("ij,ij->i", x, x)[:, None]
-    var *= F32(1.0 / x.shape[-1])
-    var += F32(eps)
-    np.sqrt(var, out=var)
-    x /= var
+    scale = np.einsum("ij,ij->i", x, x)[:, None]
+    scale *= F32(1.0 / x.shape[-1])
+    scale += F32(eps)
+    np.sqrt(scale, out=scale)
+    np.reciprocal(scale, out=scale)  # one division per row, then a multiply per element
+    x *= scale
     x *= weight
     x += bias
     return x
@@ -161,10 +162,13 @@ class BertModel:
         config = BertConfig.from_file(model_dir / "config.json")
         return cls(config, load_file(model_dir / "model.safetensors"))
 
-    def forward(self, ids: NDArray[np.int64], mask: NDArray[np.bool_] | None = None) -> Array:
+    def forward(
+        self, ids: NDArray[np.int64], mask: NDArray[np.bool_] | None = None, *, layers: int | None = None
+    ) -> Array:
         """Hidden states ``(batch, seq, hidden)`` for ``ids`` ``(batch, seq)``.
 
         ``mask`` marks real tokens; ``None`` means there is no padding (the single-text case skips the mask).
+        ``layers`` stops after that many encoder layers (all of them by default).
         """
         cfg = self.config
         batch, seq = ids.shape
@@ -176,7 +180,7 @@ class BertModel:
         # Padding keys get the most negative float32 added, so their softmax weight underflows to exactly 0
         # (what Hugging Face's BertModel does). Every row keeps [CLS], so no row is all -inf.
         key_bias = None if mask is None else np.where(mask, F32(0.0), np.finfo(F32).min)[:, None, None, :]
-        for layer in self.layers:
+        for layer in self.layers[:layers]:
             qkv = x @ layer.qkv_w
             qkv += layer.qkv_b
             q, k, v = qkv.reshape(batch, seq, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
@@ -191,10 +195,10 @@ class BertModel:
             attn += layer.out_b
             attn += x
             x = _layer_norm_(attn, layer.ln1_w, layer.ln1_b, cfg.eps)
-            inner = x @ layer.ffn_in_w
+            inner: Array = x @ layer.ffn_in_w
             inner += layer.ffn_in_b
             gelu_(inner)
-            out = inner @ layer.ffn_out_w
+            out: Array = inner @ layer.ffn_out_w
             out += layer.ffn_out_b
             out += x
             x = _layer_norm_(out, layer.ln2_w, layer.ln2_b, cfg.eps)

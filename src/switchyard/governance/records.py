@@ -40,6 +40,8 @@ class UsageRecord(msgspec.Struct, kw_only=True, frozen=True):
     error: str | None = None
     """Error class name for failed requests."""
     cache: CacheOutcome | None = None
+    saved_usd: float | None = None
+    """Cache hits: what the cached answer would have cost to make again (``cost_usd`` is 0)."""
     attempts: int = 0
     tier: str | None = None
     """Budget tier that served the request, when the route has tiers."""

@@ -41,11 +41,15 @@ from .health import HealthMonitor
 from .policy import backoff, classify
 from .stream import ChatStream, Opened
 
-__all__ = ["ChatStream", "Executor"]
+__all__ = ["AttemptHook", "ChatStream", "Executor"]
 
 logger = logging.getLogger("switchyard.resilience")
 
 T = TypeVar("T")
+
+AttemptHook = Callable[[Deployment], Callable[[object, BaseException | None], None]]
+"""Called as an upstream attempt starts; what it returns is called once when the attempt ends, with the result
+(a ``ChatResponse``, or the opened stream) or the error. Telemetry opens and closes a span per attempt here."""
 
 
 class Executor:
@@ -56,11 +60,13 @@ class Executor:
         *,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_attempt: AttemptHook | None = None,
     ) -> None:
         self.breaker = breaker
         self.health = health
         self.rng = rng or random.Random()
         self.clock = clock
+        self.on_attempt = on_attempt
 
     async def chat(self, plan: Plan, request: ChatRequest) -> ChatResponse:
         walk = _Walk(self, plan, request)
@@ -195,6 +201,7 @@ class _Walk:
         started = time.perf_counter()
         health = self.x.health
         health.started(deployment.name)
+        ended = self.x.on_attempt(deployment) if self.x.on_attempt is not None else None
         try:
             async with asyncio.timeout(remaining):
                 result = await call(deployment)
@@ -204,16 +211,25 @@ class _Walk:
                 f"request deadline of {self.policy.deadline_s:g}s exceeded",
                 provider=deployment.provider, deployment=deployment.name,
             )
+            if ended is not None:
+                ended(None, exc)
             await self.failed(deployment, exc, started)
             return None
         except UpstreamError as exc:
+            if ended is not None:
+                ended(None, exc)
             await self.failed(deployment, exc, started)
             return None
-        except asyncio.CancelledError:
-            await self.x.breaker.release(deployment.name)
+        except BaseException as exc:
+            if ended is not None:
+                ended(None, exc)
+            if isinstance(exc, asyncio.CancelledError):
+                await self.x.breaker.release(deployment.name)
             raise
         finally:
             health.finished(deployment.name)
+        if ended is not None:
+            ended(result, None)
         await self.succeeded(deployment, started)
         return result, deployment
 

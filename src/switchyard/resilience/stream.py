@@ -55,6 +55,8 @@ class ChatStream:
         self.usage: Usage | None = None
         self.on_close: Callable[[ChatStream, BaseException | None], None] | None = None
         """Called once when the stream ends, fails or is closed early (accounting hooks in here)."""
+        self.on_chunk: Callable[[ChatChunk], None] | None = None
+        """Called with every chunk as the reader gets it (the response cache records streams this way)."""
         self._closed = False
 
     def __aiter__(self) -> ChatStream:
@@ -102,6 +104,8 @@ class ChatStream:
         if chunk.tool_calls or chunk.index:
             # Half a tool call, or one of several choices, cannot be continued as a text prefix.
             self._continuable = False
+        if self.on_chunk is not None:
+            self.on_chunk(chunk)
         return chunk
 
     def _finished(self) -> None:
@@ -118,6 +122,11 @@ class ChatStream:
         ))
         self._executor.health.failure(name, exc.message, type(exc).__name__)
         await self._executor.breaker.judge(name, exc, context=" mid-stream")
+
+    @property
+    def completed(self) -> bool:
+        """The stream reached its normal end (not cut off, failed or closed early)."""
+        return self._done
 
     @property
     def text(self) -> str:

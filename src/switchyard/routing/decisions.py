@@ -11,7 +11,6 @@ which new label sets are counted under ``other``.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import NamedTuple
 
 from ..types import RouteDecision
@@ -33,22 +32,27 @@ class DecisionLabels(NamedTuple):
 class DecisionCounts:
     def __init__(self, *, max_series: int = 5000) -> None:
         self.max_series = max_series
-        self._counts: Counter[DecisionLabels] = Counter()
+        # Plain tuples on the hot path (a named tuple costs twice as much to build); named in snapshot().
+        self._counts: dict[tuple[str, str, str, str], int] = {}
 
     def count(self, route: str, decision: RouteDecision, chosen: str | None) -> None:
-        labels = DecisionLabels(route, decision.strategy, decision.task or "", chosen or "none")
+        labels = (route, decision.strategy, decision.task or "", chosen or "none")
         counts = self._counts
-        if labels not in counts and len(counts) >= self.max_series:
-            labels = DecisionLabels(OTHER, OTHER, OTHER, OTHER)
-        counts[labels] += 1
+        count = counts.get(labels)
+        if count is None:
+            count = 0
+            if len(counts) >= self.max_series:
+                labels = (OTHER, OTHER, OTHER, OTHER)
+                count = counts.get(labels, 0)
+        counts[labels] = count + 1
 
     def snapshot(self) -> dict[DecisionLabels, int]:
         """Every label set and its count since start (a copy: safe to read while requests run)."""
-        return dict(self._counts)
+        return {DecisionLabels(*key): n for key, n in list(self._counts.items())}
 
     def total(self, **labels: str) -> int:
         """The count over every series matching ``labels`` (``total(route="fast", chosen="gpt")``)."""
-        return sum(n for key, n in self._counts.items() if all(getattr(key, k) == v for k, v in labels.items()))
+        return sum(n for key, n in self.snapshot().items() if all(getattr(key, k) == v for k, v in labels.items()))
 
 
 def explain(decision: RouteDecision, chosen: str | None) -> str:

@@ -103,15 +103,17 @@ class Outcome:
     """What a response id is remembered by, for feedback."""
 
     route: str
-    arm: str | None
-    deployment: str | None
+    arm: str
+    deployment: str
     cost_usd: float | None
     expires: float
     score: float | None = None
 
 
 class ExperimentBook:
-    """Per-arm statistics of every experiment, and the response memory feedback is matched against."""
+    """Per-arm statistics of every experiment, and the memory of their responses that feedback is matched
+    against. Only responses of experiment routes are remembered: they are what feedback is reported for, and
+    traffic outside experiments would push them out of a bounded memory (~400 bytes a response)."""
 
     def __init__(
         self,
@@ -124,68 +126,64 @@ class ExperimentBook:
         self.experiments = {e.route: e for e in experiments}
         self.ttl_s = ttl_s
         self.max_entries = max_entries
+        """Response ids remembered (a response is known by its request id and its body's id)."""
         self.clock = clock
         self._stats: dict[tuple[str, str], ArmStats] = {
             (e.route, arm): ArmStats() for e in self.experiments.values() for arm in e.arms
         }
-        self._feedback: dict[tuple[str, str], ArmStats] = {}
-        """Feedback on responses outside experiments, by (route or model, deployment)."""
         self._responses: OrderedDict[str, Outcome] = OrderedDict()
 
     def record(
         self,
         route: str,
-        arm: str | None,
+        arm: str,
         deployment: str | None,
         ids: Iterable[str],
         latency_ms: float,
         cost_usd: float | None,
         failed: bool,
     ) -> None:
-        """One request finished (``failed``: with an error). ``ids`` are the names it can be given feedback by."""
-        if arm is not None:
-            stats = self._stats.get((route, arm))
-            if stats is not None:
-                stats.requests += 1
-                if failed:
-                    stats.errors += 1
-                else:
-                    stats.latencies.append(latency_ms)
-                    if deployment is not None:
-                        stats.deployments[deployment] = stats.deployments.get(deployment, 0) + 1
-                    if cost_usd is not None:
-                        stats.cost_usd += cost_usd
-                        stats.priced += 1
-        if failed:
+        """One request of an experiment finished (``failed``: with an error, ``deployment`` then ``None``).
+        ``ids`` are the names it can be given feedback by."""
+        stats = self._stats.get((route, arm))
+        if stats is None:
             return
-        responses, outcome = self._responses, Outcome(route, arm, deployment, cost_usd, self.clock() + self.ttl_s)
+        stats.requests += 1
+        if failed or deployment is None:
+            stats.errors += 1
+            return
+        stats.latencies.append(latency_ms)
+        stats.deployments[deployment] = stats.deployments.get(deployment, 0) + 1
+        if cost_usd is not None:
+            stats.cost_usd += cost_usd
+            stats.priced += 1
+        outcome = Outcome(route, arm, deployment, cost_usd, self.clock() + self.ttl_s)
         for response_id in ids:
-            if response_id:
-                responses[response_id] = outcome
-                responses.move_to_end(response_id)
-        while len(responses) > self.max_entries:
-            responses.popitem(last=False)
+            self._remember(response_id, outcome)
+
+    def _remember(self, response_id: str, outcome: Outcome) -> None:
+        # Ids are new, so they go to the end: the order stays oldest first without move_to_end.
+        if response_id:
+            responses = self._responses
+            responses[response_id] = outcome
+            while len(responses) > self.max_entries:
+                responses.popitem(last=False)
 
     def alias(self, response_id: str, known_id: str) -> None:
         """Let feedback name a remembered response by another id too (the body's ``id`` besides the request id)."""
         outcome = self._responses.get(known_id)
-        if outcome is not None and response_id and response_id != known_id:
-            self._responses[response_id] = outcome
-            while len(self._responses) > self.max_entries:
-                self._responses.popitem(last=False)
+        if outcome is not None and response_id != known_id:
+            self._remember(response_id, outcome)
 
     def feedback(self, response_id: str, score: float) -> Outcome | None:
         """Attach a score to a remembered response (a second score replaces the first); ``None`` when the id is
-        unknown or expired here."""
+        unknown here or expired."""
         if not math.isfinite(score):
             raise InvalidRequestError("score must be a finite number", param="score")
         outcome = self._responses.get(response_id)
         if outcome is None or outcome.expires <= self.clock():
             return None
-        if outcome.arm is not None and (outcome.route, outcome.arm) in self._stats:
-            stats = self._stats[(outcome.route, outcome.arm)]
-        else:
-            stats = self._feedback.setdefault((outcome.route, outcome.deployment or ""), ArmStats())
+        stats = self._stats[(outcome.route, outcome.arm)]
         if outcome.score is not None:
             stats.feedback_sum -= outcome.score
             stats.feedback_count -= 1
@@ -195,7 +193,7 @@ class ExperimentBook:
         return outcome
 
     def report(self) -> dict[str, Any]:
-        """Every experiment with its arms' weights and statistics, and feedback outside experiments."""
+        """Every experiment with its arms' weights, targets and statistics."""
         experiments = {}
         for route, experiment in self.experiments.items():
             weights = experiment.config.weights or dict.fromkeys(experiment.arms, 1.0)
@@ -210,9 +208,4 @@ class ExperimentBook:
                     for arm in experiment.arms
                 },
             }
-        feedback = [
-            {"route": route, "deployment": deployment, "count": s.feedback_count,
-             "mean": round(s.feedback_sum / s.feedback_count, 4) if s.feedback_count else None}
-            for (route, deployment), s in sorted(self._feedback.items())
-        ]
-        return {"experiments": experiments, "feedback": feedback, "remembered_responses": len(self._responses)}
+        return {"experiments": experiments, "remembered_responses": len(self._responses)}

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ..config import Config, ResilienceConfig, RouteConfig
-from ..errors import ModelNotFoundError, SwitchyardError
+from ..errors import ModelNotFoundError, NoCandidateError, SwitchyardError
 from ..providers.base import Deployment
 from ..resilience.health import HealthMonitor
 from ..resilience.policy import Policy
@@ -137,12 +137,16 @@ class Router:
         """The ordered candidates for ``request``. ``user`` and ``key`` (the virtual key's id) feed experiment
         assignment and affinity. A prompt-reading strategy runs inline here; the gateway calls :meth:`aplan`."""
         direct = self._direct.get(request.model)
-        if direct is not None:
-            return direct.resolve(self._needs(request))
-        planner = self._routes.get(request.model)
-        if planner is None:
-            raise self._unknown(request)
-        return planner.plan(request, self._needs(request), user=user, key=key, verdict=None)
+        try:
+            if direct is not None:
+                return direct.resolve(self._needs(request))
+            planner = self._routes.get(request.model)
+            if planner is None:
+                raise self._unknown(request)
+            return planner.plan(request, self._needs(request), user=user, key=key, verdict=None)
+        except NoCandidateError:
+            self._rejected(request.model)
+            raise
 
     async def aplan(self, request: ChatRequest, *, user: str | None = None, key: str | None = None) -> Plan:
         """:meth:`plan`, with classifiers' CPU work (embeddings, the learned router) run on the shared thread
@@ -151,10 +155,19 @@ class Router:
         chooser = planner.chooser if planner is not None else None
         if planner is None or chooser is None:
             return self.plan(request, user=user, key=key)
-        verdict = chooser.quick(request, self.offload)
-        if verdict is None:
-            verdict = await self.offload.run(chooser.full, request)
-        return planner.plan(request, self._needs(request), user=user, key=key, verdict=verdict)
+        found = chooser.quick(request, self.offload)
+        verdict = found if found is not None else await self.offload.run(chooser.full, request)
+        try:
+            return planner.plan(request, self._needs(request), user=user, key=key, verdict=verdict)
+        except NoCandidateError:
+            self._rejected(request.model)
+            raise
+
+    def _rejected(self, name: str) -> None:
+        # Turned away before any call: counted here, since no outcome will be observed for it.
+        planner = self._routes.get(name)
+        strategy = planner.label if planner is not None else "direct"
+        self.decisions.count(name, RouteDecision(strategy=strategy), "rejected")
 
     def start(self) -> None:
         """Start loading the prompt-reading strategies' models in the background (seconds of CPU, off the loop)."""
@@ -198,8 +211,8 @@ class Router:
                 affinity_key = planner.affinity_key(request, user)
                 if affinity_key is not None:
                     self.affinity.remember(planner.name, affinity_key, deployment)
-        arm = decision.arm if decision is not None else None
-        self.book.record(plan.route or plan.requested, arm, deployment, ids, latency_ms, cost_usd, failed)
+        if decision is not None and decision.arm is not None and plan.route is not None:
+            self.book.record(plan.route, decision.arm, deployment, ids, latency_ms, cost_usd, failed)
 
     def feedback(self, response_id: str, score: float) -> Outcome | None:
         """Score a response served by this process; ``None`` when its id is unknown here or expired."""

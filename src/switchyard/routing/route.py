@@ -130,6 +130,7 @@ class RoutePlanner:
             self.sections["targets"] = self._section(route.targets)
 
     def _deployment(self, name: str) -> Deployment:
+        # Built once per name at start-up, so the hot path is a dictionary lookup.
         deployment = self._deploy.get(name)
         if deployment is None:
             base = self.ctx.targets[name].deployment
@@ -143,16 +144,17 @@ class RoutePlanner:
         targets = self.ctx.targets
         primary = self.strategy.prepare(tuple(targets[n] for n in names))
         tail = tuple(targets[n] for n in dict.fromkeys(self._tail_names) if n not in names)
+        for target in (*primary, *tail):
+            self._deployment(target.name)
         plan = None
         if self.static and self.experiment is None and self.chooser is None:
-            plan = self._plan(primary, tail, RouteDecision(strategy=self.label, candidates=(*names, *(
-                t.name for t in tail))))
+            order = tuple(t.name for t in (*primary, *tail))
+            plan = self._plan(order, RouteDecision(strategy=self.label, candidates=order))
         return Section(Pool.of(primary), Pool.of(tail), plan)
 
-    def _plan(self, ranked: Iterable[Target], tail: Iterable[Target], decision: RouteDecision) -> Plan:
-        deploy = self._deployment
-        candidates = (*(deploy(t.name) for t in ranked), *(deploy(t.name) for t in tail))
-        return Plan(self.name, self.name, candidates, self.policy, decision)
+    def _plan(self, order: tuple[str, ...], decision: RouteDecision) -> Plan:
+        deploy = self._deploy
+        return Plan(self.name, self.name, tuple(deploy[n] for n in order), self.policy, decision)
 
     def affinity_key(self, request: ChatRequest, user: str | None) -> str | None:
         mode = self.route.affinity
@@ -191,18 +193,15 @@ class RoutePlanner:
         stuck = False
         affinity_key = self.affinity_key(request, user)
         if affinity_key is not None:
+            # Only while the deployment passed the filters (health included) does the user stay on it.
             preferred = self.ctx.affinity.get(self.name, affinity_key)
-            if preferred is not None and ranked and ranked[0].name != preferred:
-                for i, target in enumerate(ranked):
-                    if target.name == preferred:
-                        ranked = [target, *ranked[:i], *ranked[i + 1 :]]
-                        stuck = True
-                        break
-            elif preferred is not None and ranked:
+            index = next((i for i, t in enumerate(ranked) if t.name == preferred), None)
+            if index is not None:
+                ranked = [ranked[index], *ranked[:index], *ranked[index + 1 :]]
                 stuck = True
-        names = (*(t.name for t in ranked), *(t.name for t in tail))
+        names = tuple([t.name for t in ranked] + [t.name for t in tail])
         decision = RouteDecision(
             strategy=self.label, candidates=names, task=task, classifier=tier, confidence=confidence, arm=arm,
             affinity=stuck,
         )
-        return self._plan(ranked, tail, decision)
+        return self._plan(names, decision)

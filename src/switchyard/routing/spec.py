@@ -79,8 +79,9 @@ class RoutingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, fr
     minutes, so longer buys little)."""
     affinity_max: int = 100_000
     feedback_ttl_s: float = 3600.0
-    """How long a response id can receive feedback (``POST /v1/feedback``)."""
-    feedback_max: int = 100_000
+    """How long a response of an experiment can receive feedback (``POST /v1/feedback``)."""
+    feedback_max: int = 50_000
+    """Response ids remembered for feedback, two per response (request id, body id): about 200 bytes each."""
     classifier_threads: int = 2
     """Threads for the classifiers' CPU work (embeddings), shared by every route, so the event loop never waits."""
 

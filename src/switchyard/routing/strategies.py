@@ -183,6 +183,8 @@ class Cost:
             price = target.price
             if price is None:
                 return math.inf
+            if price.long_context is None:
+                return prompt * price.input_per_mtok + output * price.output_per_mtok
             rates = price.rates(prompt)
             return prompt * rates.input_per_mtok + output * rates.output_per_mtok
 

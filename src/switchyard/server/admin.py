@@ -6,7 +6,8 @@
     DELETE /admin/keys/{id}            revoke
     GET    /admin/usage?by=feature&since=2026-11-01&until=...   usage report (also ``switchyard usage``)
     GET    /admin/budgets              spend against every configured budget
-    GET    /admin/state                state store, ledger and alert counters
+    GET    /admin/state                state store, ledger, alert and cache counters
+    POST   /admin/cache/invalidate     {"namespace": "key:<id>"}: retire a namespace's cached answers
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..governance.keys import KeyStoreLike, new_key
 from ..governance.principal import Principal
 from ..governance.records import BudgetSpec, KeyLimits
 from ..governance.timespec import parse_time
+from .cache_api import invalidate
 
 __all__ = ["AdminAPI"]
 
@@ -86,9 +88,12 @@ class AdminAPI:
                 return 200, orjson.dumps({"data": await self._budgets()})
             case "GET", ["state"]:
                 state: dict[str, Any] = {"state_store_unavailable": self.gateway.governor.unavailable}
+                state["cache"] = self.gateway.cache.stats() if self.gateway.cache is not None else None
                 if self.extra_state is not None:
                     state.update(self.extra_state())
                 return 200, orjson.dumps(state)
+            case "POST", ["cache", "invalidate"]:
+                return await invalidate(self.gateway, body)
         raise _NotFound(f"no admin endpoint {method} {path}")
 
     async def _create(self, body: bytes) -> bytes:

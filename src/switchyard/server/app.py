@@ -38,7 +38,10 @@ from ..governance.principal import Principal
 from ..resilience.executor import ChatStream
 from ..routing.decisions import explain
 from ..routing.needs import parse_tags, take_tags
+from ..telemetry.metrics import CONTENT_TYPE
 from ..types import ChatRequest, ResponseMeta
+from .cache_api import cache_control, cache_feedback
+from .dashboard import Dashboard
 from .openai_ingress import parse_chat_request
 from .openai_render import render_chunk, render_error, render_response, render_usage_chunk
 from .routing_api import experiments_report, record_feedback
@@ -132,6 +135,8 @@ def _meta_headers(meta: ResponseMeta | None, upstream_model: str) -> Headers:
     headers.extend((name.encode(), value.encode()) for name, value in meta.limit_headers)
     if meta.routing is not None:
         headers.append((b"x-switchyard-route", explain(meta.routing, meta.deployment).encode()))
+    if meta.cache is not None:
+        headers.append((b"x-switchyard-cache", meta.cache.encode()))
     return headers
 
 
@@ -199,6 +204,9 @@ class GatewayApp:
         self.auth = Authenticator(gateway.config.governance, keys)
         self.admin = admin
         self.services = services
+        self.dashboard = Dashboard(gateway, admin)
+        cache = gateway.config.cache
+        self._personal = cache.skip.personal_header.lower().encode() if cache.enabled else None
         chat, models = self._chat_completions, self._models
         self._routes: dict[str, tuple[bytes, Handler]] = {
             "/v1/chat/completions": (b"POST", chat),
@@ -208,6 +216,7 @@ class GatewayApp:
             "/health": (b"GET", self._health),
             "/health/providers": (b"GET", self._health_providers),
             "/v1/feedback": (b"POST", self._feedback),
+            "/metrics": (b"GET", self._metrics),
         }
         self._models_body = orjson.dumps(
             {
@@ -229,6 +238,10 @@ class GatewayApp:
     async def _http(self, call: _Call) -> None:
         route = self._routes.get(call.scope["path"])
         try:
+            if route is None and call.scope["path"].startswith("/dashboard"):
+                body = await self._read_body(call) if call.scope["method"] == "POST" else b""
+                await _send(call, *await self.dashboard(call.scope, body))
+                return
             if route is None and call.scope["path"].startswith("/admin/"):
                 await self._admin(call)
                 return
@@ -280,29 +293,41 @@ class GatewayApp:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _chat_completions(self, call: _Call) -> None:
-        caller = await self.auth.caller(_secret(call.scope))
-        request = parse_chat_request(await self._read_body(call))
-        principal = _principal(call.scope, request, caller)
+        try:
+            caller = await self.auth.caller(_secret(call.scope))
+            request = parse_chat_request(await self._read_body(call))
+            principal = _principal(call.scope, request, caller)
+        except SwitchyardError as exc:
+            # Turned away before the gateway saw it: still a request for metrics and the request log.
+            self.gateway.telemetry.refused(None, call.request_id.decode(), exc)
+            raise
         request_id = call.request_id.decode()
+        cache = cache_control(call.scope["headers"], self._personal) if self._personal is not None else None
         if not request.stream:
-            response = await self.gateway.chat(request, principal=principal, request_id=request_id)
+            response = await self.gateway.chat(request, principal=principal, request_id=request_id, cache=cache)
             headers = _meta_headers(response.meta, response.model)
             if response.meta is not None:
                 headers.append((b"x-switchyard-cost-usd", _usd(response.meta.cost_usd)))
             await call.respond(200, render_response(response, request.model), headers)
             return
-        stream = await self.gateway.stream(request, principal=principal, request_id=request_id)
+        stream = await self.gateway.stream(request, principal=principal, request_id=request_id, cache=cache)
         try:
             await _run_until_disconnect(call, self._pump(call, stream, request.model, request.include_usage))
         finally:
             await stream.aclose()
 
     async def _feedback(self, call: _Call) -> None:
-        await self.auth.caller(_secret(call.scope))
-        await call.respond(*record_feedback(self.gateway, await self._read_body(call)))
+        caller = await self.auth.caller(_secret(call.scope))
+        body = await self._read_body(call)
+        # The cache's part: negative feedback on an answer the cache served or stored removes the entry.
+        cached = await cache_feedback(self.gateway, body, Principal.of(caller.key))
+        await call.respond(*record_feedback(self.gateway, body, cached=cached))
 
     async def _admin(self, call: _Call) -> None:
         await self.auth.admin(_secret(call.scope))
+        if call.scope["path"] in ("/admin/metrics", "/admin/dashboard") and call.scope["method"] == "GET":
+            await call.respond(*await self.dashboard.admin_json(call.scope))
+            return
         if call.scope["path"] == "/admin/experiments" and call.scope["method"] == "GET":
             await call.respond(*experiments_report(self.gateway))
             return
@@ -350,8 +375,16 @@ class GatewayApp:
         else:
             await call.respond(503, b'{"status":"shutting down"}')
 
+    async def _metrics(self, call: _Call) -> None:
+        if self.gateway.config.telemetry.metrics_require_key:
+            await self.auth.admin(_secret(call.scope))
+        await _send(call, 200, [(b"content-type", CONTENT_TYPE)], self.gateway.telemetry.exposition())
+
     async def _health_providers(self, call: _Call) -> None:
         report = await self.gateway.health_report()
+        for name, figures in self.gateway.telemetry.deployments().items():
+            if name in report:
+                report[name]["traffic"] = figures
         await call.respond(200, orjson.dumps({"deployments": report}))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -372,6 +405,14 @@ class GatewayApp:
                     await self.services.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _send(call: _Call, status: int, headers: Headers, body: bytes) -> None:
+    """A response that is not JSON (the metrics exposition, the dashboard's page)."""
+    call.started = True
+    headers = [*headers, (b"content-length", b"%d" % len(body)), (b"x-request-id", call.request_id)]
+    await call.send({"type": "http.response.start", "status": status, "headers": headers})
+    await call.send({"type": "http.response.body", "body": body})
 
 
 async def _run_until_disconnect(call: _Call, work: Awaitable[None]) -> None:

@@ -31,7 +31,9 @@ class _Feedback(msgspec.Struct, forbid_unknown_fields=True):
     """Any scale the application uses consistently (thumbs: 1 / 0, stars: 1-5); reported as a mean per arm."""
 
 
-def record_feedback(gateway: Gateway, body: bytes) -> tuple[int, bytes]:
+def record_feedback(gateway: Gateway, body: bytes, *, cached: bool | None = None) -> tuple[int, bytes]:
+    """``cached``: what the response cache did with the same feedback (``True``: removed the entry, ``False``: kept
+    it, ``None``: the response is not the cache's), for a response routing may not know (a cache hit)."""
     try:
         feedback = msgspec.json.decode(body, type=_Feedback)
     except msgspec.ValidationError as exc:
@@ -39,15 +41,18 @@ def record_feedback(gateway: Gateway, body: bytes) -> tuple[int, bytes]:
     except msgspec.DecodeError as exc:
         raise InvalidRequestError("feedback body is not valid JSON") from exc
     outcome = gateway.router.feedback(feedback.id, feedback.score)
-    if outcome is None:
+    if outcome is None and cached is None:
         raise _UnknownResponse(
-            f"no response '{feedback.id}' is remembered here: unknown, older than "
-            f"{gateway.config.routing.feedback_ttl_s:g}s, or served by another replica"
+            f"no response '{feedback.id}' is remembered here: unknown, not from a route with an experiment, "
+            f"older than {gateway.config.routing.feedback_ttl_s:g}s, or served by another replica"
         )
-    return 200, orjson.dumps({
-        "id": feedback.id, "recorded": True, "route": outcome.route, "arm": outcome.arm,
-        "deployment": outcome.deployment,
-    })
+    body_out: dict[str, object] = {
+        "id": feedback.id, "recorded": True, "route": outcome.route if outcome else None,
+        "arm": outcome.arm if outcome else None, "deployment": outcome.deployment if outcome else None,
+    }
+    if cached is not None:
+        body_out["cache_evicted"] = cached
+    return 200, orjson.dumps(body_out)
 
 
 def experiments_report(gateway: Gateway) -> tuple[int, bytes]:

@@ -51,6 +51,7 @@ __all__ = [
     "LoadedData",
     "assign_folds",
     "default_data_dir",
+    "held_out_digest",
     "held_out_mask",
     "load_routing_data",
 ]
@@ -102,9 +103,9 @@ def load_routing_data(root: str | Path | None = None) -> LoadedData:
     return LoadedData(tuple(examples), dropped)
 
 
-def held_out_mask(examples: Sequence[Example], *, seed: int = SPLIT_SEED, fraction: float = TEST_FRACTION) -> NDArray[
-    np.bool_
-]:
+def held_out_mask(
+    examples: Sequence[Example], *, seed: int = SPLIT_SEED, fraction: float = TEST_FRACTION
+) -> NDArray[np.bool_]:
     """True for the examples of the held-out (test) split; see the module docstring for how it is drawn."""
     rank = _hash_rank(examples, seed)
     return rank < fraction
@@ -117,6 +118,15 @@ def assign_folds(examples: Sequence[Example], k: int, *, seed: int = SPLIT_SEED)
     # A different seed than the split's, or the folds would follow the held-out cut's ordering.
     rank = _hash_rank(examples, seed + 1)
     return np.minimum((rank * k).astype(np.int64), k - 1)
+
+
+def held_out_digest(examples: Sequence[Example]) -> str:
+    """Fingerprint of a set of prompts, so an evaluation can check it scores the split training excluded."""
+    digest = hashlib.sha256()
+    for key in sorted({f"{e.dataset}\x00{e.prompt}" for e in examples}):
+        digest.update(key.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
 
 
 def _hash_rank(examples: Sequence[Example], seed: int) -> NDArray[np.float64]:
@@ -209,7 +219,8 @@ def _load_mt_bench(root: Path) -> tuple[list[Example], int]:
         if not weak or not strong:
             raise ConfigError(f"MT-Bench question {qid} lacks a judgement for one of the models", key="data")
         examples.append(
-            Example("mt_bench", turns[0], sum(weak) / len(weak) / 10, sum(strong) / len(strong) / 10,
-                    question["category"])
+            Example(
+                "mt_bench", turns[0], sum(weak) / len(weak) / 10, sum(strong) / len(strong) / 10, question["category"]
+            )
         )
     return examples, removed

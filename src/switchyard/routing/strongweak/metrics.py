@@ -4,7 +4,7 @@ A router gives each prompt a score; a threshold sends every prompt scoring at or
 Sweeping the threshold over all distinct scores traces the curve: for each share of calls sent to the strong
 model, the mean quality of the answers the chosen models gave. Then, as in RouteLLM (Ong et al., 2024):
 
-* PGR (performance gap recovered) = (q_router − q_weak) / (q_strong − q_weak), 0 for all-weak, 1 for all-strong;
+* PGR (performance gap recovered) = (q_router - q_weak) / (q_strong - q_weak), 0 for all-weak, 1 for all-strong;
   it can exceed 1 where the weak model beats the strong one on some prompts.
 * APGR = area under PGR over the strong-call share from 0 to 1, by the trapezoidal rule. Random routing
   recovers the gap in proportion to the calls it pays for, so its expected APGR is 0.5.

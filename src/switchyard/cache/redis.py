@@ -1,0 +1,107 @@
+"""Entries in Redis, shared by every replica (redis-py asyncio).
+
+A lookup is one ``MGET`` of the namespace's version counters and the entry; stores are ``SET ... PX``, pipelined
+(answers that finish in the same loop turn share one round trip); a namespace bump is one ``INCR``. Values are
+the compressed entries of :mod:`.entry`, expiring by Redis TTL.
+
+The cache is an optimisation, so Redis trouble is never the client's: every failure raises
+:class:`~switchyard.errors.StateUnavailableError`, which the cache turns into a miss. After a refused connection, or
+three timeouts in a row, the backend stops trying for ``retry_s`` so that no request waits on a dead socket.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import StateUnavailableError
+from .backend import Address
+from .entry import Versions
+
+__all__ = ["RedisBackend"]
+
+_T = TypeVar("_T")
+
+
+def _redacted(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}" if rest else url
+
+
+class RedisBackend:
+    compress = True
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        timeout_s: float = 0.1,
+        retry_s: float = 1.0,
+        max_connections: int = 32,
+        client: aioredis.Redis | None = None,
+    ) -> None:
+        self.url = _redacted(url)
+        if client is None:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
+                socket_connect_timeout=timeout_s, health_check_interval=30,
+            )
+            client = aioredis.Redis.from_pool(pool)
+        self._redis = client
+        self._retry_s = retry_s
+        self._down_until = 0.0
+        self._timeouts = 0
+        self.errors = 0
+
+    async def _call(self, fn: Callable[[], Awaitable[_T]]) -> _T:
+        if self._down_until and time.monotonic() < self._down_until:
+            raise StateUnavailableError(f"cache store {self.url} is unreachable (retrying shortly)")
+        try:
+            result = await fn()
+        except (RedisError, OSError) as exc:
+            self.errors += 1
+            timeout = isinstance(exc, RedisTimeoutError | TimeoutError)
+            self._timeouts = self._timeouts + 1 if timeout else 0
+            if not timeout or self._timeouts >= 3:
+                self._down_until = time.monotonic() + self._retry_s
+            raise StateUnavailableError(f"cache store {self.url} is unreachable: {type(exc).__name__}") from exc
+        self._down_until = 0.0
+        self._timeouts = 0
+        return result
+
+    async def fetch(self, address: Address) -> tuple[bytes | None, Versions]:
+        values: list[Any] = await self._call(lambda: self._redis.mget([*address.versions, address.entry]))
+        base = values[0]
+        sub = values[1] if len(values) > 2 else None
+        return values[-1], (int(base) if base else 0, int(sub) if sub else 0)
+
+    async def put_many(self, items: list[tuple[str, bytes, float]]) -> None:
+        if not items:
+            return
+
+        async def write() -> None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, blob, ttl_s in items:
+                    pipe.set(key, blob, px=max(1, round(ttl_s * 1000)))
+                await pipe.execute()
+
+        await self._call(write)
+
+    async def delete(self, key: str) -> bool:
+        removed: int = await self._call(lambda: self._redis.delete(key))
+        return removed > 0
+
+    async def bump(self, version_key: str) -> int:
+        version: int = await self._call(lambda: self._redis.incr(version_key))
+        return version
+
+    def stats(self) -> dict[str, Any]:
+        return {"backend": "redis", "url": self.url, "errors": self.errors}
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,130 @@
+"""Structured logs: a JSON formatter for the stdlib ``logging`` module, one line per request, and redaction.
+
+Every request ends with one record on the ``switchyard.requests`` logger (INFO) whose ``switchyard`` attribute
+holds the request's fields; :class:`JsonFormatter` writes them as one JSON object per line. The line is only
+built when that logger is enabled for INFO, so a library user who configured no logging pays nothing for it.
+
+Secrets never reach a log line: provider keys, the master key and webhook URLs are :class:`~switchyard.config.Secret`
+and are never put in a record, and as a second line of defence the formatter masks them (and anything shaped like
+an API key or a bearer token) in every message and traceback it writes. Request and response bodies are only
+logged with ``telemetry.log_bodies: true``, and then pass through the same :class:`Redactor`, with the configured
+personal-data kinds and patterns on top.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+__all__ = ["REDACTED", "REQUEST_LOGGER", "JsonFormatter", "Redactor", "configure_logging", "secrets_of"]
+
+REDACTED: Final = "[REDACTED]"
+REQUEST_LOGGER: Final = "switchyard.requests"
+
+_SECRET_SHAPES: Final = (
+    r"\bsk-[A-Za-z0-9_\-]{8,}",  # OpenAI, Anthropic (sk-ant-), our virtual keys (sk-sy-)
+    r"\bAIza[0-9A-Za-z_\-]{30,}",  # Google API keys
+    r"(?i:\bbearer\s+[A-Za-z0-9._~+/=\-]{8,})",
+    r"(?i:\b(?:api[_-]?key|x-api-key|x-goog-api-key|authorization)[\"']?\s*[:=]\s*[\"']?[^\s\"',;]{6,})",
+)
+_PII: Final = {
+    "email": r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}",
+    # 7+ digits, in groups or not, optionally international; an ISO date has the same shape and is left alone.
+    "phone": r"(?<![\w.+\-])(?=(?:[ ().+\-]{0,3}\d){7})(?!\d{4}-\d{2}-\d{2}\b)(?:\+\d{1,3}[ .\-]?)?"
+    r"(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]?\d{2,4}){1,5}(?![\w.\-])",
+}
+
+
+class Redactor:
+    """Masks known secret values, secret-shaped strings and, when asked, personal data."""
+
+    def __init__(
+        self, secrets: Iterable[str] = (), *, pii: Iterable[str] = (), patterns: Iterable[str] = ()
+    ) -> None:
+        # Longest first, so that a secret containing another is masked whole.
+        literal = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        alternatives = [re.escape(s) for s in literal]
+        alternatives += [f"(?:{p})" for p in (*_SECRET_SHAPES, *(_PII[k] for k in pii), *patterns)]
+        self._pattern = re.compile("|".join(alternatives))
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub(REDACTED, text)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``ts``, ``level``, ``logger``, ``msg``, then a request's fields (the
+    ``switchyard`` attribute) or the exception. Messages and tracebacks pass through ``redact``."""
+
+    def __init__(self, redact: Redactor | None = None) -> None:
+        super().__init__()
+        self.redact = redact or Redactor()
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] | None = getattr(record, "switchyard", None)
+        out: dict[str, Any] = {
+            "ts": _iso(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.msg if fields is not None else self.redact(record.getMessage()),
+        }
+        if fields is not None:
+            out.update(fields)
+        if record.exc_info:
+            out["exc"] = self.redact(self.formatException(record.exc_info))
+        return orjson.dumps(out, default=str).decode()
+
+
+class _RedactingTextFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields: dict[str, Any] | None = getattr(record, "switchyard", None)
+        if fields is not None:
+            text += " " + orjson.dumps(fields, default=str).decode()
+        return self.redact(text)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
+
+
+def secrets_of(config: Config) -> list[str]:
+    """Every credential in the configuration, to be masked wherever it might show up."""
+    found = [p.api_key.get() for p in config.providers.values() if p.api_key is not None]
+    if config.governance.master_key is not None:
+        found.append(config.governance.master_key.get())
+    found.extend(url.get() for url in config.alerts.webhooks)
+    found.extend(config.telemetry.tracing.headers.values())
+    found.append(config.ledger.url.get())
+    if config.cache.enabled:
+        found.append(config.cache.url.get())
+    return found
+
+
+def configure_logging(config: Config, *, level: int = logging.WARNING) -> None:
+    """Set up the process's logging the way ``switchyard serve`` writes it: every record to stderr, in JSON or
+    text, with the configuration's secrets masked; request lines at INFO when ``telemetry.request_log`` is on.
+    For servers only: a library embedding :class:`~switchyard.Gateway` configures logging itself."""
+    settings = config.telemetry
+    redact = Redactor(secrets_of(config))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(redact) if settings.log_format == "json" else _RedactingTextFormatter(redact))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    requests = logging.getLogger(REQUEST_LOGGER)
+    requests.setLevel(logging.INFO if settings.request_log else logging.WARNING)
