@@ -197,6 +197,7 @@ async def run_demo(config_path: Path | None = None) -> int:
             async with aiohttp.ClientSession() as session:
                 rows = [await _run_step(session, url, step) for step in STEPS]
                 acts = await _outage_act(session, url, sim)
+                routing = await _routing_act(session, url)
                 cached = await _cache_act(session, url, gateway) if gateway.cache is not None else []
         finally:
             server.should_exit = True
@@ -209,6 +210,7 @@ async def run_demo(config_path: Path | None = None) -> int:
     for phase, ok, total, who in acts:
         spread = ", ".join(f"{name} {count}" for name, count in sorted(who.items()))
         print(f"{phase:<22}{f'{ok}/{total}':>7}   {spread}")
+    _print_routing(routing)
     answered = sum(r.status == 200 for r in rows)
     providers = sorted({r.provider for r in rows if r.status == 200})
     print(
@@ -217,7 +219,7 @@ async def run_demo(config_path: Path | None = None) -> int:
     )
     cache_ok = _print_cache_act(cached, gateway)
     expected_failures = sum(r.step.title == "client error" for r in rows)
-    act_ok = all(ok == total for _, ok, total, _ in acts)
+    act_ok = all(ok == total for _, ok, total, _ in acts) and all(r.status == 200 for r in routing)
     return 0 if answered == len(rows) - expected_failures and act_ok and cache_ok else 1
 
 
@@ -282,7 +284,8 @@ async def _cache_act(session: aiohttp.ClientSession, url: str, gateway: Gateway)
 def _print_cache_act(rows: list[tuple[str, str, str, float]], gateway: Gateway) -> bool:
     if gateway.cache is None:
         return True
-    print("\nCaching act: questions to route 'faq' (claude-sonnet, exact cache; semantic cache opted in).\n")
+    semantic = "on" if gateway.cache.semantic is not None else "opted in, not installed: paraphrases miss"
+    print(f"\nCaching act: questions to route 'faq' (claude-sonnet; exact cache, semantic cache {semantic}).\n")
     print(f"{'what':<20}{'question':<38}{'cache':<14}{'ms':>7}")
     for what, question, outcome, ms in rows:
         print(f"{what:<20}{question:<38}{outcome:<14}{ms:>7.1f}")
@@ -297,3 +300,75 @@ def _print_cache_act(rows: list[tuple[str, str, str, float]], gateway: Gateway) 
         and "hit" not in seen["different meaning"] and "hit" not in seen["negated"]
         and seen["refresh"] == seen["marked personal"] == "skip"
     )
+
+
+_MIXED = [
+    "Hi there!",
+    "What is the capital of Portugal?",
+    "Thanks, that helps.",
+    "Write a Python function that merges two sorted lists and explain its complexity.",
+    "Fix this bug: `for i in range(len(xs)): xs.remove(xs[i])` raises IndexError.",
+    "Solve for x: 3x + 7 = 22, and show each step.",
+    "A train leaves at 9:40 and arrives at 13:15. How long is the journey in minutes?",
+    "Compare the economic causes of the First and Second World Wars.",
+    "Write a short poem about a railway switchyard at dawn.",
+    "Extract every email address from: contact ana@example.com or ops@example.org for access.",
+    "Who wrote Pride and Prejudice?",
+    "Good morning! How are you today?",
+]
+
+
+@dataclass
+class _Routed:
+    prompt: str
+    status: int
+    deployment: str
+    task: str
+    cost: float | None
+    strong_cost: float | None
+
+
+async def _routing_act(session: aiohttp.ClientSession, url: str) -> list[_Routed]:
+    """The same mixed workload twice: through the ``smart`` classify route, and all to the strongest model."""
+
+    async def ask(model: str, prompt: str) -> tuple[int, str, str, float | None]:
+        body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 200}
+        async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+            data = await response.json()
+            route = dict(
+                part.strip().split("=", 1)
+                for part in response.headers.get("x-switchyard-route", "").split(";")
+                if "=" in part
+            )
+            cost = (data.get("usage") or {}).get("cost_usd") if response.status == 200 else None
+            return response.status, response.headers.get("x-switchyard-deployment", "-"), route.get("task", "-"), cost
+
+    # The classifier's embedding tier loads in the background at start-up; wait for it rather than show defaults.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        async with session.post(
+            f"{url}/v1/chat/completions", json={"model": "smart", "messages": [{"role": "user", "content": "ping"}]}
+        ) as response:
+            await response.read()
+            if "tier=loading" not in response.headers.get("x-switchyard-route", ""):
+                break
+        await asyncio.sleep(0.2)
+    rows = []
+    for prompt in _MIXED:
+        status, deployment, task, cost = await ask("smart", prompt)
+        _, _, _, strong = await ask("claude-sonnet", prompt)
+        rows.append(_Routed(prompt, status, deployment, task, cost, strong))
+    return rows
+
+
+def _print_routing(rows: list[_Routed]) -> None:
+    print("\nRouting act: 12 mixed requests to route 'smart' (strategy classify): coding, maths and analysis go to")
+    print("claude-sonnet, writing to gemini-flash, the rest to gpt-4o-mini. The same requests all sent to claude-sonnet")
+    print("give the comparison.\n")
+    print(f"{'task':<18}{'answered by':<16}{'cost':>11}{'all-strong':>12}   prompt")
+    for r in rows:
+        print(f"{r.task:<18}{r.deployment:<16}{_dollars(r.cost):>11}{_dollars(r.strong_cost):>12}   {r.prompt[:48]}")
+    routed = sum(r.cost or 0.0 for r in rows)
+    strong = sum(r.strong_cost or 0.0 for r in rows)
+    saved = 1 - routed / strong if strong else 0.0
+    print(f"\nrouted ${routed:.6f} vs all to claude-sonnet ${strong:.6f}: {saved:.0%} less for the same requests")

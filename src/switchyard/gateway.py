@@ -352,6 +352,8 @@ class Gateway:
         self._prober.start()
         self.router.start()
         self._spawn(self.alerts.start())
+        if self.cache is not None:
+            self.cache.start()
 
     async def aclose(self) -> None:
         await self._prober.stop()

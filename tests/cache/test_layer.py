@@ -106,7 +106,7 @@ async def test_no_cache_refreshes_and_no_store_stores_nothing(sim: Simulator) ->
 
 
 async def test_ttl_and_max_age(sim: Simulator) -> None:
-    routes = {"short": {"targets": ["gpt"], "cache": {"ttl_s": 0.2}}}
+    routes = {"short": {"targets": ["gpt"], "cache": {"ttl_s": 0.5}}}
     async with cached(sim, routes=routes) as gateway:
         assert gateway.cache is not None
         short = ChatRequest(model="short", messages=[Message.user("brief")])
@@ -115,7 +115,7 @@ async def test_ttl_and_max_age(sim: Simulator) -> None:
         await gateway.chat(ask("aged"))
         await gateway.cache.flush()
         fresh = await gateway.chat(short)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.6)
         expired = await gateway.chat(short)
         not_stored = await gateway.chat(ask("zero ttl"))
         too_old = await gateway.chat(ask("aged"), cache=CacheControl(max_age_s=0))

@@ -74,19 +74,32 @@ async def test_two_replicas_share_entries_and_namespace_versions(sim: Simulator,
 async def test_entries_expire_by_redis_ttl(sim: Simulator, prefix: str) -> None:
     async with replica(sim, prefix) as gateway:
         assert gateway.cache is not None
-        await gateway.chat(ask(), cache=CacheControl(ttl_s=0.2))
+        await gateway.chat(ask(), cache=CacheControl(ttl_s=0.5))
         await gateway.cache.flush()
         fresh = await gateway.chat(ask())
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.6)
         expired = await gateway.chat(ask())
     assert [r.meta.cache if r.meta else None for r in (fresh, expired)] == ["hit", "miss"]
 
 
-async def test_values_are_compressed_with_a_ttl(prefix: str) -> None:
+async def test_stores_travel_with_the_next_lookup(prefix: str) -> None:
+    client = aioredis.Redis.from_url(URL)
+    backend = RedisBackend(URL, client=client, write_delay_s=60)  # no timer: only a lookup can carry the write
+    stored = Address(f"{prefix}:{{sy:t}}:cache:e:a", (f"{prefix}:{{sy:t}}:cache:v",))
+    other = Address(f"{prefix}:{{sy:t}}:cache:e:b", stored.versions)
+    await backend.put_many([(stored.entry, b"answer", 60)])
+    assert await client.exists(stored.entry) == 0  # queued
+    assert await backend.fetch(other) == (None, (0, 0))
+    assert await client.get(stored.entry) == b"answer"
+    await backend.aclose()
+
+
+async def test_entries_have_a_ttl_and_namespaces_versions(prefix: str) -> None:
     client = aioredis.Redis.from_url(URL)
     backend = RedisBackend(URL, client=client)
     where = Address(f"{prefix}:{{sy:t}}:cache:e:x", (f"{prefix}:{{sy:t}}:cache:v",))
     await backend.put_many([(where.entry, b"v" * 1000, 60)])
+    await backend.flush()
     assert 0 < await client.pttl(where.entry) <= 60_000
     assert await backend.fetch(where) == (b"v" * 1000, (0, 0))
     assert await backend.bump(where.versions[0]) == 1

@@ -13,8 +13,10 @@ from tests.routing.helpers import ask, config
 
 from switchyard import ChatRequest, Gateway, RouteDecision, parse_config
 from switchyard.config import RouteConfig
-from switchyard.routing.classified import Classifier, default_classifier
+from switchyard.routing.classified import INLINE_SCORE_CHARS, Classifier, default_classifier
 from switchyard.routing.plan import Router
+from switchyard.routing.strongweak import StrongWeakRouter
+from switchyard.routing.strongweak.model import bundled_artifact
 from switchyard.simulator import Simulator
 
 TASKS: dict[str, Any] = {
@@ -172,3 +174,27 @@ def test_sync_plan_classifies_inline_for_callers_off_the_hot_path() -> None:
         assert plan.decision.candidates == ("mini", "opus")
     finally:
         gw.router.close()
+
+
+@pytest.mark.skipif(not bundled_artifact().is_file(), reason="the strong/weak router artifact is not built yet")
+async def test_strong_weak_with_the_trained_router() -> None:
+    scorer = StrongWeakRouter.load()
+    short = "What is the capital of France?"
+    hard = "Prove that every bounded monotone sequence of real numbers converges, then give a counterexample " \
+           "showing the claim fails for rational numbers. " * 20  # past the inline limit: scored in the pool
+    assert len(hard) > INLINE_SCORE_CHARS
+    low, high = sorted((scorer.score(short), scorer.score(hard)))
+    assert low < high
+    cfg = parse_config(config({"sw": {"strategy": "strong_weak", "strong": ["opus"], "weak": ["mini"],
+                                      "threshold": (low + high) / 2}}), env={})
+    router = Gateway(cfg).router
+    try:
+        await router.warm()
+        plans = {text: await router.aplan(ask("sw", text)) for text in (short, hard)}
+        for text, plan in plans.items():
+            assert plan.decision is not None
+            assert plan.decision.confidence == pytest.approx(scorer.score(text))
+        picked = {plan.decision.classifier for plan in plans.values() if plan.decision is not None}
+        assert picked == {"strong", "weak"}
+    finally:
+        router.close()

@@ -13,12 +13,12 @@ import orjson
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tests.conftest import sim_config
 
 from switchyard import parse_config
 from switchyard.server.services import build_app
 from switchyard.simulator import Simulator
 from switchyard.telemetry.logs import JsonFormatter
+from tests.conftest import sim_config
 
 from .conftest import CHAT, Collector, ask, running
 

@@ -35,7 +35,9 @@ class CacheBackend(Protocol):
 
     async def fetch(self, address: Address) -> tuple[bytes | None, Versions]: ...
     async def put_many(self, items: list[tuple[str, bytes, float]]) -> None: ...
-    """Store ``(key, entry, ttl_s)`` items: one round trip however many."""
+    """Store ``(key, entry, ttl_s)`` items, in one round trip however many (or later, with another's)."""
+    async def flush(self) -> None: ...
+    """Finish the writes :meth:`put_many` may have left queued."""
     async def delete(self, key: str) -> bool: ...
     async def bump(self, version_key: str) -> int: ...
     def stats(self) -> dict[str, Any]: ...
@@ -104,6 +106,9 @@ class MemoryBackend:
             while self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
                 self.evicted += 1
+
+    async def flush(self) -> None:
+        """Nothing is ever queued here."""
 
     async def delete(self, key: str) -> bool:
         return self._drop(key)

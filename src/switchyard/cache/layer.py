@@ -30,10 +30,11 @@ from ..routing.plan import Plan
 from ..types import ChatChunk, ChatRequest, ChatResponse
 from .backend import Address, CacheBackend, KeyScheme, MemoryBackend
 from .entry import CachedAnswer, Versions, decode, encode, versions_of
-from .key import exact_digest
+from .key import context_digest, exact_digest, last_user_text
 from .metrics import CacheMetrics
 from .policy import DEFAULT_CONTROL, CacheControl, Namespace, skip_reason
 from .replay import Recorder, chunks_of, response_of
+from .similar import SimilarQuestions
 
 __all__ = ["Probe", "ResponseCache"]
 
@@ -61,6 +62,10 @@ class Probe:
     ttl_s: float = 0.0
     answer: CachedAnswer | None = None
     """The cached answer, on a hit."""
+    question: tuple[bytes, str] | None = None
+    """``(context digest, last user turn)``: on a route with semantic caching, what the semantic cache indexes."""
+    similar: str | None = None
+    """On a semantic hit, the semantic entry that matched."""
 
     def response(self) -> ChatResponse:
         """The hit as a plain answer (a cached stream is joined)."""
@@ -76,16 +81,26 @@ class Probe:
 
 
 class ResponseCache:
-    def __init__(self, config: CacheConfig, backend: CacheBackend, routes: dict[str, RouteCacheConfig]) -> None:
+    def __init__(
+        self,
+        config: CacheConfig,
+        backend: CacheBackend,
+        routes: dict[str, RouteCacheConfig],
+        *,
+        semantic: SimilarQuestions | None = None,
+    ) -> None:
         self.config = config
         self.backend = backend
         self.routes = routes
+        self.semantic = semantic
+        """Answers paraphrases on routes with ``cache.semantic``; ``None``: exact matches only."""
         self.keys = KeyScheme(config.namespace, config.hash_tag)
         self.metrics = CacheMetrics()
-        self._served: OrderedDict[str, tuple[str, str]] = OrderedDict()
-        """Response and request ids → (namespace base, entry key), for feedback."""
+        self._served: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
+        """Response and request ids → (namespace base, entry key, semantic entry), for feedback."""
         self._pending: set[asyncio.Task[None]] = set()
         self._writes: list[tuple[str, CachedAnswer, Versions, float]] = []
+        self._questions: list[tuple[str, bytes, str, str, float]] = []
 
     @classmethod
     def from_config(cls, config: Config) -> ResponseCache:
@@ -146,8 +161,39 @@ class ResponseCache:
             )
             if fresh:
                 probe.outcome, probe.answer, probe.storable = "hit", answer, False
+        if probe.answer is None and route.semantic and self.semantic is not None:
+            await self._similar(request, probe, control)
         self.metrics.outcome(name, task, probe.outcome)
         return probe
+
+    async def _similar(self, request: ChatRequest, probe: Probe, control: CacheControl) -> None:
+        """After an exact miss: the answer to a question that means the same, in the same context."""
+        assert probe.namespace is not None
+        assert probe.address is not None
+        assert self.semantic is not None
+        context = context_digest(request, probe.namespace.name.encode())
+        text = last_user_text(request)
+        if context is None or not text:
+            return
+        probe.question = context, text
+        started = time.perf_counter()
+        try:
+            hit = await self.semantic.lookup(probe.namespace.name, context, text, task=probe.task)
+            self.metrics.semantic_lookup_ms.observe((time.perf_counter() - started) * 1000)
+            if hit is None or hit.response_key == probe.address.entry:
+                return
+            found = Address(hit.response_key, probe.address.versions)
+            blob, versions = await self.backend.fetch(found)
+        except StateUnavailableError:
+            self.metrics.errors += 1
+            return
+        if blob is None or versions_of(blob) != versions:
+            return
+        answer = decode(blob)
+        if answer is not None and (control.max_age_s is None or time.time() - answer.stored_at <= control.max_age_s):
+            # The paraphrase is not stored under its own key: one entry per answer keeps feedback and bumps exact.
+            probe.outcome, probe.answer, probe.address, probe.storable = "semantic-hit", answer, found, False
+            probe.similar = hit.entry_id
 
     def served(self, probe: Probe, request_id: str, tokens: int, saved_usd: float | None) -> None:
         """A hit was served: count what it saved and remember its ids (the request's and the cached response's)
@@ -156,7 +202,8 @@ class ResponseCache:
         answer = probe.answer
         if probe.namespace is not None and probe.address is not None and answer is not None:
             first = answer.response or (answer.chunks[0] if answer.chunks else None)
-            self._remember((request_id, first.id if first else ""), probe.namespace.base, probe.address.entry)
+            ids = (request_id, first.id if first else "")
+            self._remember(ids, probe.namespace.base, probe.address.entry, probe.similar)
 
     # -- store -------------------------------------------------------------------------------------------------
 
@@ -195,8 +242,11 @@ class ResponseCache:
     def _put(self, probe: Probe, answer: CachedAnswer, ids: tuple[str, ...]) -> None:
         assert probe.namespace is not None
         assert probe.address is not None
-        self._remember(ids, probe.namespace.base, probe.address.entry)
+        self._remember(ids, probe.namespace.base, probe.address.entry, None)
         self._writes.append((probe.address.entry, answer, probe.versions, probe.ttl_s))
+        if probe.question is not None:
+            context, text = probe.question
+            self._questions.append((probe.namespace.name, context, text, probe.address.entry, probe.ttl_s))
         if len(self._writes) == 1:
             self._spawn(self._write())
 
@@ -206,6 +256,7 @@ class ResponseCache:
         # runs here too, not in the request: the client has its answer by the time this task gets the loop.
         await asyncio.sleep(0)
         batch, self._writes = self._writes, []
+        questions, self._questions = self._questions, []
         limit, compress = self.config.max_entry_bytes, self.backend.compress
         items = [(key, blob, ttl) for key, answer, versions, ttl in batch
                  if len(blob := encode(answer, versions, compress=compress)) <= limit]
@@ -215,6 +266,16 @@ class ResponseCache:
             self.metrics.errors += 1
             return
         self.metrics.stored += len(items)
+        if self.semantic is not None:
+            # After the answers are handed to the backend: a replica matching a question in the moment before its
+            # answer lands finds no entry, which is only a miss.
+            stored = {key for key, _, _ in items}
+            try:
+                for namespace, context, text, entry, ttl in questions:
+                    if entry in stored:
+                        await self.semantic.insert(namespace, context, text, entry, ttl)
+            except StateUnavailableError:
+                self.metrics.errors += 1
 
     # -- invalidation ------------------------------------------------------------------------------------------
 
@@ -223,7 +284,10 @@ class ResponseCache:
         those narrowed: ``key:<id>/<name>``; a base also retires its narrowed namespaces). Returns the new
         version. Raises ``StateUnavailableError`` when the backend cannot be reached."""
         parsed = Namespace.parse(namespace)
-        return await self.backend.bump(self.keys.version_keys(parsed)[-1])
+        version = await self.backend.bump(self.keys.version_keys(parsed)[-1])
+        if self.semantic is not None:
+            await self.semantic.invalidate_namespace(parsed.name)
+        return version
 
     async def feedback(self, response_id: str, score: float, principal: Principal) -> bool | None:
         """Feedback on a response. ``None``: the cache knows no such response of this caller's; ``True``: the
@@ -234,18 +298,22 @@ class ResponseCache:
         if score > self.config.feedback_evict_at:
             return False
         del self._served[response_id]
+        # The answer goes, not only the paraphrase that found it: which of the two was wrong is unknown, and every
+        # other question pointing at the answer then misses too.
         removed = await self.backend.delete(found[1])
+        if found[2] is not None and self.semantic is not None:
+            await self.semantic.delete(found[2])
         self.metrics.evicted_by_feedback += removed
         return True
 
-    def _remember(self, ids: tuple[str, ...], base: str, entry: str) -> None:
+    def _remember(self, ids: tuple[str, ...], base: str, entry: str, similar: str | None) -> None:
         limit = self.config.remember
         if not limit:
             return
         served = self._served
         for response_id in ids:
             if response_id:
-                served[response_id] = (base, entry)
+                served[response_id] = (base, entry, similar)
                 served.move_to_end(response_id)
         while len(served) > limit:
             served.popitem(last=False)
@@ -263,13 +331,22 @@ class ResponseCache:
             logger.error("cache store failed", exc_info=task.exception())
 
     async def flush(self) -> None:
-        """Wait for the stores under way (tests, shutdown)."""
+        """Finish the stores under way (tests, shutdown)."""
         while self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.backend.flush()
 
     def stats(self) -> dict[str, Any]:
         return {**self.metrics.snapshot(), "store": self.backend.stats()}
 
+    def start(self) -> None:
+        """Start the semantic cache's background work (loading and following the shared entries). Needs a
+        running event loop."""
+        if self.semantic is not None:
+            self._spawn(self.semantic.start())
+
     async def aclose(self) -> None:
         await self.flush()
+        if self.semantic is not None:
+            await self.semantic.aclose()
         await self.backend.aclose()

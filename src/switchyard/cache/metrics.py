@@ -44,6 +44,9 @@ class CacheMetrics:
         self.tokens_saved: Counter[str] = Counter()
         self.usd_saved: dict[str, float] = {}
         self.lookup_ms = Histogram(LOOKUP_BUCKETS_MS)
+        """Exact lookups: the backend read."""
+        self.semantic_lookup_ms = Histogram(LOOKUP_BUCKETS_MS)
+        """Semantic lookups after an exact miss (embedding, index search, verification)."""
         self.stored = 0
         self.evicted_by_feedback = 0
         self.errors = 0
@@ -76,6 +79,7 @@ class CacheMetrics:
             "tokens_saved": dict(self.tokens_saved),
             "usd_saved": {route: round(usd, 8) for route, usd in self.usd_saved.items()},
             "lookup_ms": self.lookup_ms.snapshot(),
+            "semantic_lookup_ms": self.semantic_lookup_ms.snapshot(),
             "stored": self.stored,
             "evicted_by_feedback": self.evicted_by_feedback,
             "errors": self.errors,

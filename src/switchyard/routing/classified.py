@@ -2,12 +2,15 @@
 ``strong_weak`` (a learned score of how much the prompt needs the strong model).
 
 Where the work runs is the point of this module. The classifier's rules tier costs tens of microseconds and runs
-inline; its embedding tier and the learned router cost milliseconds of CPU, so they run on :class:`Offload`'s
-small shared thread pool while the event loop serves other requests (``bench/routing.py --classify`` measures
-the pool against ``asyncio.to_thread`` and inline). Models are built in that pool too: building the classifier
-embeds every example (seconds), so until a model is ready its route serves the safe list (``default``;
-``strong`` for strong_weak) with tier ``loading`` rather than stall a request. Any failure does the same with
-tier ``error``: a broken classifier costs quality or money, never availability.
+inline; its embedding tier costs milliseconds of CPU, so it runs on :class:`Offload`'s small shared thread pool
+while the event loop serves other requests (``bench/routing.py --classify`` measures the pool against
+``asyncio.to_thread`` and inline: a dedicated pool of 1-2 threads stalls the loop least). The learned router
+scores a short prompt faster than a hop to the pool costs, so only long prompts go there.
+
+Models are built in that pool too: building the classifier embeds every example (seconds), so until a model is
+ready its route serves the safe list (``default``; ``strong`` for strong_weak) with tier ``loading`` rather than
+stall a request. Any failure does the same with tier ``error``: a broken classifier costs quality or money, never
+availability.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from ..config import RouteConfig
 
 __all__ = [
+    "INLINE_SCORE_CHARS",
     "Classifier",
     "Offload",
     "Scorer",
@@ -34,9 +38,15 @@ __all__ = [
     "default_classifier",
     "default_scorer",
     "last_user_text",
+    "shared_scorer",
 ]
 
 logger = logging.getLogger("switchyard.routing")
+
+INLINE_SCORE_CHARS = 1500
+"""Prompts up to this long are scored by the learned router inline: ~30 us of CPU for a short prompt, ~150 us at
+this length, against ~40 us of event-loop CPU and ~160 us of latency for a hop to the thread pool (measured on
+the 2-core development VM). Longer ones (up to ~850 us at the router's 8,000-character cut) go to the pool."""
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -237,16 +247,21 @@ class StrongWeakChooser:
         self.model = model
 
     def quick(self, request: ChatRequest, offload: Offload) -> Verdict | None:
-        if self.model.get(offload) is None:
+        scorer = self.model.get(offload)
+        if scorer is None:
             return _not_ready(self.model, "strong")
-        return None
+        text = last_user_text(request)
+        return self._verdict(scorer, text) if len(text) <= INLINE_SCORE_CHARS else None
 
     def full(self, request: ChatRequest) -> Verdict:
         scorer = self.model.now()
         if scorer is None:
             return _not_ready(self.model, "strong")
+        return self._verdict(scorer, last_user_text(request))
+
+    def _verdict(self, scorer: Scorer, text: str) -> Verdict:
         try:
-            score = float(scorer.score(last_user_text(request)))
+            score = float(scorer.score(text))
         except Exception:
             logger.exception("route %s: strong/weak router failed; serving the strong list", self.route)
             return Verdict("strong", None, "error", None)

@@ -242,7 +242,11 @@ class Telemetry:
         self._emit(fields)
 
     def _emit(self, fields: dict[str, Any]) -> None:
-        self._log.info("request", extra={"switchyard": {k: v for k, v in fields.items() if v is not None}})
+        # Straight to the handlers: the level was checked by the caller, and the caller's frame (which
+        # ``Logger.info`` would look up) is always this one.
+        extra = {"switchyard": {k: v for k, v in fields.items() if v is not None}}
+        record = self._log.makeRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (), None, extra=extra)
+        self._log.handle(record)
 
     def _span_attributes(
         self, ticket: Ticket, deployment: str, usage: Usage | None, cost: float | None, meta: ResponseMeta | None,

@@ -96,8 +96,15 @@ class _RedactingTextFormatter(logging.Formatter):
         return self.redact(text)
 
 
+_second: list[Any] = [-1, ""]
+
+
 def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
+    # One line per request: the date and time are formatted once per second, only the milliseconds per line.
+    whole = int(ts)
+    if whole != _second[0]:
+        _second[0], _second[1] = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_second[1]}.{min(999, round((ts - whole) * 1000)):03d}Z"
 
 
 def secrets_of(config: Config) -> list[str]:

@@ -319,8 +319,23 @@ HAND_FEATURES = (
     "opposites",
     "swapped",
     "one_substitution",
+    "function_jaccard",
+    "auxiliary_differs",
+    "person_differs",
+    "past_differs",
+    "short",
+    "core_share",
+    "opening_differs",
+    "has_names",
 )
 """The order of :func:`pair_features`' output."""
+
+
+_AUXILIARIES = frozenset(
+    "can could should would will shall may might must do does did is are was were am have has had".split()
+)
+_FIRST_PERSON = frozenset("i me my mine we our us".split())
+_PAST = frozenset("did was were had".split())
 
 
 def _jaccard(x: set[str] | frozenset[str], y: set[str] | frozenset[str]) -> float:
@@ -334,6 +349,7 @@ def pair_features(a: TextInfo, b: TextInfo, cosine: float) -> list[float]:
     content_b = {_stem(w) for w in b.content}
     only_a, only_b = content_a - content_b, content_b - content_a
     len_a, len_b = len(a.tokens), len(b.tokens)
+    core_a, core_b = _cores(a, b)
     return [
         cosine,
         _jaccard(set(a.tokens), set(b.tokens)),
@@ -351,4 +367,13 @@ def pair_features(a: TextInfo, b: TextInfo, cosine: float) -> list[float]:
         float(_swapped(a, b)),
         # Same length, one content word swapped for another: the shape of "learn Python" vs "learn Java".
         float(len(only_a) == 1 and len(only_b) == 1 and len(a.content) == len(b.content)),
+        _jaccard(set(a.tokens) & _STOP, set(b.tokens) & _STOP),
+        # "How can I..." / "How did you..." / "Should I...": the same words asking something else.
+        float(set(a.tokens) & _AUXILIARIES != set(b.tokens) & _AUXILIARIES),
+        float(bool(set(a.tokens) & _FIRST_PERSON) != bool(set(b.tokens) & _FIRST_PERSON)),
+        float(bool(set(a.tokens) & _PAST) != bool(set(b.tokens) & _PAST)),
+        min(len(a.content), len(b.content), 6) / 6,
+        (len(core_a) + len(core_b)) / max(len_a + len_b, 1),
+        float(a.tokens[:2] != b.tokens[:2]),
+        float(bool(a.names or b.names)),
     ]

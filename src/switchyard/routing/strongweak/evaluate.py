@@ -70,6 +70,7 @@ class EvalReport:
     rule: dict[str, tuple[float, float, float]]
     """Per part, the "< 10 words → weak" rule's (strong share, quality, PGR)."""
     latency_ms: dict[str, float]
+    draws: int = RANDOM_DRAWS
     training: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -101,6 +102,7 @@ class EvalReport:
                 part: {"strong_share": s, "quality": q, "pgr": p} for part, (s, q, p) in self.rule.items()
             },
             "latency_ms": self.latency_ms,
+            "random_draws": self.draws,
             "training": self.training,
         }
 
@@ -148,6 +150,7 @@ def evaluate(
         figures=figures,
         rule=rule,
         latency_ms={**latency, "load": load_ms},
+        draws=draws,
         training=training,
     )
 
@@ -168,7 +171,7 @@ def render(report: EvalReport) -> str:
         "APGR  [CPT(50%) / CPT(80%)]  (higher APGR, lower CPT: better)",
         f"{'router':<18}" + "".join(f"{p:>26}" for p in PARTS),
     ]
-    labels = {"learned": "learned", "random": f"random ({RANDOM_DRAWS} draws)", "length": "length (words)"}
+    labels = {"learned": "learned", "random": f"random ({report.draws} draws)", "length": "length (words)"}
     for name in ROUTERS:
         cells = []
         for part in PARTS:
@@ -176,7 +179,7 @@ def render(report: EvalReport) -> str:
             cells.append("n/a" if f is None else _cell(f))
         lines.append(f"{labels[name]:<18}" + "".join(f"{c:>26}" for c in cells))
     lines.append(
-        f"{'<10 words → weak':<18}"
+        f"{f'<{RULE_WORDS} words → weak':<18}"
         + "".join(
             f"{f'{report.rule[p][0]:.1%} strong, PGR {report.rule[p][2]:.2f}' if p in report.rule else 'n/a':>26}"
             for p in PARTS
@@ -184,7 +187,7 @@ def render(report: EvalReport) -> str:
     )
     lines += ["", "Cost/quality curve, pooled (quality / PGR at each strong-call share)"]
     lines.append(f"{'strong calls':>12}" + "".join(f"{labels[name]:>24}" for name in ROUTERS))
-    for i, share in enumerate(CURVE_SHARES):
+    for i, share in enumerate(CURVE_SHARES if "pooled" in report.figures["learned"] else ()):
         row = f"{share:>12.0%}"
         for name in ROUTERS:
             _, quality, pgr = report.figures[name]["pooled"].curve[i]
