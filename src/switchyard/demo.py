@@ -362,9 +362,9 @@ async def _routing_act(session: aiohttp.ClientSession, url: str) -> list[_Routed
 
 
 def _print_routing(rows: list[_Routed]) -> None:
-    print("\nRouting act: 12 mixed requests to route 'smart' (strategy classify): coding, maths and analysis go to")
-    print("claude-sonnet, writing to gemini-flash, the rest to gpt-4o-mini. The same requests all sent to claude-sonnet")
-    print("give the comparison.\n")
+    print("\nRouting act: 12 mixed requests to route 'smart' (strategy classify): coding, maths and analysis go")
+    print("to claude-sonnet, writing to gemini-flash, the rest to gpt-4o-mini. The same requests all sent to")
+    print("claude-sonnet give the comparison.\n")
     print(f"{'task':<18}{'answered by':<16}{'cost':>11}{'all-strong':>12}   prompt")
     for r in rows:
         print(f"{r.task:<18}{r.deployment:<16}{_dollars(r.cost):>11}{_dollars(r.strong_cost):>12}   {r.prompt[:48]}")
