@@ -101,6 +101,8 @@ def main() -> int:
     parser.add_argument("--c32-seconds", type=int, default=3)
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--tracing", action="store_true", help="also trace every request on the 'on' gateway")
+    parser.add_argument("--on", type=json.loads, default={}, metavar="JSON",
+                        help="the 'on' gateway's telemetry section (default: {}, the defaults)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "telemetry.json")
     args = parser.parse_args()
     python = sys.executable
@@ -113,7 +115,7 @@ def main() -> int:
         sim = services.start("simulator", [python, "-m", "switchyard.cli", "simulate", "--port", str(sim_port)],
                              sim_port)
         sim.wait_ready()
-        on: dict[str, Any] = {}
+        on: dict[str, Any] = dict(args.on)
         if args.tracing:
             on["tracing"] = {"enabled": True, "otlp_endpoint": f"http://127.0.0.1:{free_port()}/v1/traces"}
         gateways: dict[str, Service] = {}
@@ -163,7 +165,7 @@ def _report(out: dict[str, dict[str, list[float]]], args: argparse.Namespace, lo
     passed = latency_ratio <= 1 + LIMIT and throughput_ratio >= 1 - LIMIT and errors == 0
     return {
         "meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rounds": args.rounds, "loadgen": loadgen,
-                 "tracing": args.tracing, "request_log_lines": log_lines},
+                 "tracing": args.tracing, "on": args.on, "request_log_lines": log_lines},
         "median": med,
         "added_c1_p50_ms": {t: statistics.median(v) for t, v in added.items()},
         "latency_ratio": round(latency_ratio, 3),

@@ -137,6 +137,12 @@ def _eval_router(args: argparse.Namespace) -> int:
     return eval_router_command(data=args.data, artifact=args.artifact, as_json=args.json)
 
 
+def _eval_cache(args: argparse.Namespace) -> int:
+    from .cache.semantic.command import eval_cache_command
+
+    return eval_cache_command(args)
+
+
 def _run_loop(coro: Coroutine[Any, Any, int | None]) -> int:
     import uvloop  # ships with uvicorn[standard], a dependency
 
@@ -211,6 +217,14 @@ def _parser() -> argparse.ArgumentParser:
     eval_router.add_argument("--artifact", type=Path, default=None, help="default: the bundled router artifact")
     eval_router.add_argument("--json", action="store_true", help="print JSON, not tables")
     eval_router.set_defaults(func=_eval_router)
+
+    from .cache.semantic.command import add_arguments as eval_cache_arguments
+
+    eval_cache = commands.add_parser(
+        "eval-cache", help="the semantic cache's false-hit and hit rates vs static cosine, on held-out pairs"
+    )
+    eval_cache_arguments(eval_cache)
+    eval_cache.set_defaults(func=_eval_cache)
     return parser
 
 

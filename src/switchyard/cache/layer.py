@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from ..config import CacheConfig, Config, RouteCacheConfig
-from ..errors import StateUnavailableError
+from ..errors import ConfigError, StateUnavailableError
 from ..governance.principal import Principal
 from ..governance.records import CacheOutcome
 from ..routing.plan import Plan
@@ -113,7 +113,9 @@ class ResponseCache:
         else:
             backend = MemoryBackend(settings.max_bytes)
         routes = {name: route.cache for name, route in config.routes.items() if route.cache is not None}
-        return cls(settings, backend, routes)
+        opted = sorted(name for name, route in routes.items() if route.semantic)
+        semantic = _semantic_cache(settings, opted) if opted else None
+        return cls(settings, backend, routes, semantic=semantic)
 
     # -- lookup ------------------------------------------------------------------------------------------------
 
@@ -350,3 +352,29 @@ class ResponseCache:
         if self.semantic is not None:
             await self.semantic.aclose()
         await self.backend.aclose()
+
+
+def _semantic_cache(settings: CacheConfig, routes: list[str]) -> SimilarQuestions | None:
+    """The semantic cache for the routes that opt in, sharing the exact cache's store; ``None`` (exact matches
+    only, said loudly) when its model or verifier is not installed: a missing optimisation must not stop the
+    gateway, and an exact-only cache is still correct."""
+    try:
+        from .semantic.cache import SemanticCache
+        from .semantic.store import MemorySemanticStore, SemanticStore
+
+        store: SemanticStore
+        if settings.backend == "redis":
+            from .semantic.redis_store import RedisSemanticStore
+
+            store = RedisSemanticStore(
+                settings.url.get(), namespace=settings.namespace, hash_tag=settings.hash_tag,
+                timeout_s=settings.timeout_ms / 1000,
+            )
+        else:
+            store = MemorySemanticStore()
+        return SemanticCache(store)
+    except (ConfigError, ImportError) as exc:
+        logger.warning(
+            "semantic cache unavailable (%s): routes %s answer exact repeats only", exc, ", ".join(routes)
+        )
+        return None

@@ -11,7 +11,7 @@ Two tiers, cheapest first:
   numpy on the CPU, never a download; by default its first layer only, see ``DEFAULT_LAYERS``) and compared
   with one centroid per task, the normalised mean of that task's example utterances embedded the same way
   (``data/task_examples.yaml`` unless the caller gives its own). The confidence is the margin between the two
-  most similar centroids: a text half-way between two tasks has a margin near 0. About 3 ms of CPU.
+  most similar centroids: a text half-way between two tasks has a margin near 0. 2-3 ms of CPU.
 
 Below ``min_confidence`` the classifier answers ``task=None`` (tier ``"none"``) and the route uses its default.
 """
@@ -49,18 +49,18 @@ Tier = Literal["rules", "embedding", "none"]
 DEFAULT_MIN_CONFIDENCE = 0.02
 """Margin between the two nearest centroids below which the embedding tier gives no answer. From the sweep
 ``bench/classify.py`` prints (MT-Bench and the held-out set): of the prompts the rules leave, about two thirds
-get an answer at 0.02 and ~89% of those are right; 0.01 answers three quarters at ~88%, 0.03 half at ~96%."""
+get an answer at 0.02 and ~94% of those are right; 0.01 answers 85% at ~84%, 0.05 a third at ~100%."""
 
 DEFAULT_LAYERS: int | None = 1
-DEFAULT_MAX_TOKENS = 32
+DEFAULT_MAX_TOKENS = 24
 DEFAULT_TAIL_TOKENS = 0
-"""How much of the model and of the text the embedding tier uses: the first transformer layer over the first 32
-tokens ([CLS] and [SEP] included). All six layers took 11 ms of CPU for 16 tokens and 22 ms for 33-64 tokens on
-the 2-core target (numpy's float32 products run at 55-75 GFLOPS on one core), far over the 5 ms target; one
-layer over 32 tokens takes about 3 ms. On the labelled data in ``bench/classify.py`` that costs little accuracy
-once the rules have taken the obvious cases (they catch most maths word problems, where depth matters most),
-and keeping a long text's last tokens (``tail_tokens``) did not help there. ``layers=None, max_tokens=128`` is
-the most accurate setting, at about 40 ms."""
+"""How much of the model and of the text the embedding tier uses: the first transformer layer over the first 24
+tokens ([CLS] and [SEP] included). All six layers took 12-15 ms of CPU for up to 32 tokens and about 21 ms for
+33-64 on the 2-core target (numpy's float32 products run at 55-75 GFLOPS on one core), far over the 5 ms target;
+one layer over 24 tokens takes 2-3 ms. On the labelled data in ``bench/classify.py`` that costs little accuracy
+once the rules have taken the obvious cases (they catch most maths word problems, where depth matters most):
+16, 24 or 32 tokens got the same number of prompts right overall, and keeping a long text's last tokens
+(``tail_tokens``) did not help. ``layers=None, max_tokens=128`` is the most accurate setting, at about 40 ms."""
 
 _CHARS_PER_TOKEN = 8
 """Generous upper bound of characters per token, so pre-cutting the text never cuts below ``max_tokens``."""

@@ -23,27 +23,34 @@ __all__ = ["HAND_FEATURES", "TextInfo", "analyse", "hard_mismatch", "pair_featur
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 _ORDINAL_SUFFIX = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 
-_STOP = frozenset(
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_STOP = frozenset(_words(
     "a an the of to in on at for by with from into onto about as and or but if then than so that this these those "
     "is are was were be been being am do does did doing have has had having i me my mine we our us you your yours "
     "he him his she her it its they them their what which who whom whose why how when where can could should "
-    "would will shall may might must there here some any very just also really get got one s".split()
-)
+    "would will shall may might must there here some any very just also really get got one s"
+))
 """Function words: they carry a question's grammar, not its topic, so overlap is measured without them."""
+
+_CONTRACTED = {"ca": "can", "wo": "will", "sha": "shall"}
+"""What is left of "can't", "won't", "shan't" once "n't" is cut off."""
 
 _QUESTION_WORDS = ("what", "why", "how", "when", "where", "who", "whom", "whose", "which")
 
-_NEGATIONS = frozenset(
+_NEGATIONS = frozenset(_words(
     "not no never none nobody nothing neither nor nowhere cannot without cant dont doesnt didnt isnt arent wasnt "
-    "werent wont wouldnt shouldnt couldnt hasnt havent hadnt mustnt aint".split()
-)
+    "werent wont wouldnt shouldnt couldnt hasnt havent hadnt mustnt aint"
+))
 
 _NUMBER_WORDS = {
     w: str(i)
-    for i, w in enumerate(
+    for i, w in enumerate(_words(
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty".split()
-    )
+        "seventeen eighteen nineteen twenty"
+    ))
 } | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
      "hundred": "100", "thousand": "1000", "million": "1e6", "billion": "1e9", "trillion": "1e12",
      "dozen": "12", "half": "0.5", "double": "x2", "twice": "x2", "triple": "x3"}
@@ -53,7 +60,7 @@ del _NUMBER_WORDS["one"]
 _ORDINALS = {
     w: f"#{i}"
     for i, w in enumerate(
-        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split(), start=1
+        _words("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"), start=1
     )
 }
 
@@ -121,6 +128,7 @@ _POLES = (
     ("forward", "backward"), ("ascending", "descending"), ("minimum", "maximum"), ("light", "dark"),
     ("light", "heavy"), ("weak", "strong"), ("weakest", "strongest"), ("short", "long"), ("shortest", "longest"),
     ("thin", "thick"), ("wet", "dry"), ("full", "empty"), ("alive", "dead"), ("win", "loss"),
+    ("same", "different"), ("similar", "different"), ("with", "without"),
 )
 """Opposites: one in each question, where the other has neither, turns the question around."""
 
@@ -165,7 +173,8 @@ def _number(token: str) -> str | None:
 def analyse(text: str) -> TextInfo:
     """Read ``text`` into the parts :func:`hard_mismatch` and :func:`pair_features` compare."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'")
-    raw = _WORD.findall(text)
+    matches = list(_WORD.finditer(text))
+    raw = [m.group() for m in matches]
     tokens: list[str] = []
     content: list[str] = []
     numbers: set[str] = set()
@@ -178,6 +187,9 @@ def analyse(text: str) -> TextInfo:
         if lower.endswith("n't"):
             negations += 1
             lower = lower[:-3]
+            lower = _CONTRACTED.get(lower, lower)
+            if not lower:
+                continue
         elif "'" in lower:
             lower = lower.split("'", 1)[0]
         number = _number(lower) if lower[0].isdigit() or lower in _NUMBER_WORDS or lower in _ORDINALS else None
@@ -192,7 +204,8 @@ def analyse(text: str) -> TextInfo:
         if not qword and lower in _QUESTION_WORDS:
             qword = lower
         # "I" and a sentence's first word are capitalised by grammar, not because they name something.
-        if len(word) > 1 and (word.isupper() or (i > 0 and word[0].isupper() and raw[i - 1][-1:] not in ".?!")):
+        sentence_start = i == 0 or any(c in ".?!" for c in text[matches[i - 1].end() : matches[i].start()])
+        if len(word) > 1 and (word.isupper() or (word[0].isupper() and not sentence_start)):
             names.add(lower)
         # A one-letter unit ("m", "g", "l") only counts right after a number: alone it is usually a letter.
         if lower in _UNITS and (len(lower) > 1 or (i > 0 and raw[i - 1][0].isdigit())):
@@ -331,11 +344,11 @@ HAND_FEATURES = (
 """The order of :func:`pair_features`' output."""
 
 
-_AUXILIARIES = frozenset(
-    "can could should would will shall may might must do does did is are was were am have has had".split()
-)
-_FIRST_PERSON = frozenset("i me my mine we our us".split())
-_PAST = frozenset("did was were had".split())
+_AUXILIARIES = frozenset(_words(
+    "can could should would will shall may might must do does did is are was were am have has had"
+))
+_FIRST_PERSON = frozenset(_words("i me my mine we our us"))
+_PAST = frozenset(_words("did was were had"))
 
 
 def _jaccard(x: set[str] | frozenset[str], y: set[str] | frozenset[str]) -> float:

@@ -36,9 +36,12 @@ def _redacted(url: str) -> str:
     return f"{scheme}://{rest.rpartition('@')[2]}" if rest else url
 
 
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def _stream_id(raw: bytes | str) -> tuple[int, int]:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    ms, _, seq = text.partition("-")
+    ms, _, seq = _text(raw).partition("-")
     return int(ms), int(seq or 0)
 
 
@@ -122,7 +125,7 @@ class RedisSemanticStore:
                         # WATCH: an insert into this namespace between reading the ids and deleting them
                         # (its SADD touches the set) makes the transaction retry, so none is left behind.
                         await pipe.watch(ns_key)
-                        ids = [i.decode() for i in await pipe.smembers(ns_key)]
+                        ids = [_text(i) for i in await pipe.smembers(ns_key)]
                         pipe.multi()  # type: ignore[no-untyped-call]
                         for start in range(0, len(ids), _BATCH):
                             pipe.delete(*(self._entry_key(i) for i in ids[start : start + _BATCH]))
@@ -139,8 +142,8 @@ class RedisSemanticStore:
         async def run() -> tuple[str, list[SemanticEntry]]:
             # The position first: whatever changes after it is replayed from the log (idempotently), so
             # nothing written during the scan is lost.
-            last = await self._redis.xrevrange(self._log, count=1)
-            cursor = last[0][0].decode() if last else "0-0"
+            last: Any = await self._redis.xrevrange(self._log, count=1)
+            cursor = _text(last[0][0]) if last else "0-0"
             entries: list[SemanticEntry] = []
             keys: list[bytes] = []
             async for key in self._redis.scan_iter(match=self._prefix + "e:*", count=1000):
@@ -157,7 +160,7 @@ class RedisSemanticStore:
         if not keys:
             return []
         now = time.time()
-        blobs = await self._redis.mget(keys)
+        blobs: list[Any] = await self._redis.mget(keys)
         decoded = (SemanticEntry.decode(b) for b in blobs if b is not None)
         return [e for e in decoded if e.expires_at > now]
 
@@ -166,14 +169,14 @@ class RedisSemanticStore:
 
         async def run() -> Changes:
             block = int(wait_s * 1000) if wait_s > 0 else None
-            reply = await follower.xread({self._log: cursor}, count=_BATCH, block=block)
+            reply: Any = await follower.xread({self._log: cursor}, count=_BATCH, block=block)
             if await self._trimmed_past(follower, cursor):
                 return Changes(cursor, [], stale=True)
             events: list[Event] = []
             position = cursor
             for _stream, records in reply or []:
                 for record_id, fields in records:
-                    position = record_id.decode()
+                    position = _text(record_id)
                     event = _event(fields)
                     if event is not None:
                         events.append(event)
