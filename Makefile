@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench bench-tokens bench-classify bench-cache bench-telemetry chaos clean
+.PHONY: demo test lint typecheck unit browser bench bench-tokens bench-classify bench-cache bench-telemetry eval-router chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-tokens: $(STAMP)
 
 bench-classify: $(STAMP)
 	$(BIN)/python bench/classify.py
+
+eval-router: $(STAMP)
+	$(BIN)/switchyard eval-router
 
 bench-cache: $(STAMP)
 	$(BIN)/python bench/cache.py

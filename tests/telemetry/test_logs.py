@@ -3,6 +3,7 @@ redacted, and the logging set-up of ``switchyard serve``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,14 @@ import pytest
 
 from switchyard import ChatRequest, Gateway, Message, parse_config
 from switchyard.simulator import Simulator
-from switchyard.telemetry.logs import REDACTED, REQUEST_LOGGER, JsonFormatter, Redactor, configure_logging
+from switchyard.telemetry.logs import (
+    REDACTED,
+    REQUEST_LOGGER,
+    JsonFormatter,
+    LineHandler,
+    Redactor,
+    configure_logging,
+)
 from tests.conftest import sim_config
 
 from .conftest import CHAT, ask, running, server_app
@@ -127,3 +135,36 @@ def test_serve_logging_writes_json_with_the_config_secrets_masked(capsys: pytest
     lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert lines[0]["msg"] == f"master key is {REDACTED}"
     assert lines[1] == {**lines[1], "logger": REQUEST_LOGGER, "request_id": "r1", "status": 200}
+
+
+async def test_request_lines_are_written_together_and_warnings_at_once(tmp_path: Path) -> None:
+    with (tmp_path / "log").open("w", encoding="utf-8") as stream:
+        handler = LineHandler(stream, interval_s=0.05)
+        handler.setFormatter(JsonFormatter())
+        log = logging.getLogger("switchyard.test.lines")
+        log.propagate = False
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        try:
+            log.info("first")
+            log.info("second")
+            assert (tmp_path / "log").read_text() == ""  # buffered, not one write per line
+            log.warning("a warning goes out at once, after what was buffered")
+            written = (tmp_path / "log").read_text().splitlines()
+            log.info("third")
+            await asyncio.sleep(0.15)
+            later = (tmp_path / "log").read_text().splitlines()
+        finally:
+            log.removeHandler(handler)
+    assert [orjson.loads(line)["msg"] for line in written] == [
+        "first", "second", "a warning goes out at once, after what was buffered"
+    ]
+    assert orjson.loads(later[-1])["msg"] == "third"
+
+
+def test_without_an_event_loop_every_line_is_flushed(tmp_path: Path) -> None:
+    with (tmp_path / "log").open("w", encoding="utf-8") as stream:
+        handler = LineHandler(stream)
+        handler.setFormatter(JsonFormatter())
+        handler.handle(logging.makeLogRecord({"msg": "alone", "levelno": logging.INFO, "levelname": "INFO"}))
+        assert orjson.loads((tmp_path / "log").read_text())["msg"] == "alone"

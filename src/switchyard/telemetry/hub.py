@@ -162,8 +162,11 @@ class Telemetry:
         if self.metrics is not None:
             _count(self.metrics.row(self.metrics.route_label(model) if model else "", ""), error)
         if self._log.isEnabledFor(logging.INFO):
-            self._emit({"request_id": request_id, "route": model, "status": error.status_code,
-                        "error": type(error).__name__, "error_message": self.redact(error.message)})
+            fields = {"request_id": request_id, "status": error.status_code, "error": type(error).__name__,
+                      "error_message": self.redact(error.message)}
+            if model:
+                fields["route"] = model
+            self._emit(fields)
 
     def on_breaker(self, deployment: str, state: str) -> None:
         if self.metrics is not None:
@@ -207,45 +210,58 @@ class Telemetry:
         usage: Usage | None, cost: float | None, error: BaseException | None, upstream: float | None,
         first_token: float | None, started: float, attempts: int, output: _Text | None,
     ) -> None:
+        # Only the keys that have a value, set one by one: one dict per line, nothing filtered afterwards.
         principal = ticket.principal
-        fields: dict[str, Any] = {
-            "request_id": ticket.member,
-            "route": request.model,
-            "provider": self.metrics.providers.get(deployment) if self.metrics is not None else None,
-            "deployment": deployment or None,
-            "model": self._models.get(deployment),
-            "status": _status_code(error),
-            "error": type(error).__name__ if error is not None else None,
-            "latency_ms": round(total * 1000, 3),
-            "ttft_ms": round((first_token - started) * 1000, 3) if first_token is not None else None,
-            "upstream_ms": round(upstream * 1000, 3) if upstream is not None else None,
-            "input_tokens": usage.input_tokens if usage is not None else None,
-            "output_tokens": usage.output_tokens if usage is not None else None,
-            "cost_usd": cost,
-            "attempts": attempts,
-            "tried": [a.deployment for a in meta.attempts] if meta is not None and attempts > 1 else None,
-            "tier": ticket.tier,
-            "cache": meta.cache if meta is not None else None,
-            "stream": request.stream,
-            "key_id": principal.key.id if principal.key is not None else None,
-            "user": principal.user,
-            "team": principal.team,
-            "features": list(principal.features) or None,
-        }
-        if isinstance(error, SwitchyardError):
-            fields["error_message"] = self.redact(error.message)
+        fields: dict[str, Any] = {"request_id": ticket.member, "route": request.model}
+        if deployment:
+            fields["provider"] = self.metrics.providers.get(deployment) if self.metrics is not None else None
+            fields["deployment"] = deployment
+            fields["model"] = self._models.get(deployment)
+        fields["status"] = _status_code(error)
+        if error is not None:
+            fields["error"] = type(error).__name__
+            if isinstance(error, SwitchyardError):
+                fields["error_message"] = self.redact(error.message)
+        fields["latency_ms"] = round(total * 1000, 3)
+        if first_token is not None:
+            fields["ttft_ms"] = round((first_token - started) * 1000, 3)
+        if upstream is not None:
+            fields["upstream_ms"] = round(upstream * 1000, 3)
+        if usage is not None:
+            fields["input_tokens"] = usage.input_tokens
+            fields["output_tokens"] = usage.output_tokens
+        if cost is not None:
+            fields["cost_usd"] = cost
+        fields["attempts"] = attempts
+        if meta is not None:
+            if attempts > 1:
+                fields["tried"] = [a.deployment for a in meta.attempts]
+            if meta.cache is not None:
+                fields["cache"] = meta.cache
+        if ticket.tier is not None:
+            fields["tier"] = ticket.tier
+        fields["stream"] = request.stream
+        if principal.key is not None:
+            fields["key_id"] = principal.key.id
+        if principal.user is not None:
+            fields["user"] = principal.user
+        if principal.team is not None:
+            fields["team"] = principal.team
+        if principal.features:
+            fields["features"] = list(principal.features)
         if self.tracing is not None:
             fields["trace_id"] = self.tracing.trace_id(request, ticket.member)
         if self._bodies is not None:
             fields["request_body"] = [{"role": m.role, "content": self._bodies(m.text)} for m in request.messages]
-            fields["response_body"] = self._bodies(output.text) if output is not None else None
+            if output is not None:
+                fields["response_body"] = self._bodies(output.text)
         self._emit(fields)
 
     def _emit(self, fields: dict[str, Any]) -> None:
         # Straight to the handlers: the level was checked by the caller, and the caller's frame (which
         # ``Logger.info`` would look up) is always this one.
-        extra = {"switchyard": {k: v for k, v in fields.items() if v is not None}}
-        record = self._log.makeRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (), None, extra=extra)
+        record = self._log.makeRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (), None)
+        record.switchyard = fields
         self._log.handle(record)
 
     def _span_attributes(

@@ -71,11 +71,16 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] | None = getattr(record, "switchyard", None)
+        if fields is not None and not record.exc_info:
+            # A request line: our own fields, already free of secrets; the common head is spliced on as text.
+            head = f'{{"ts":"{_iso(record.created)}","level":"{record.levelname.lower()}","logger":"{record.name}",'
+            body = orjson.dumps(fields, default=str).decode()
+            return head + '"msg":"request"' + ("," + body[1:] if len(body) > 2 else "}")
         out: dict[str, Any] = {
             "ts": _iso(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.msg if fields is not None else self.redact(record.getMessage()),
+            "msg": self.redact(record.getMessage()),
         }
         if fields is not None:
             out.update(fields)

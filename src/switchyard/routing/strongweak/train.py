@@ -46,7 +46,7 @@ from .features import DENSE_FEATURES, dense_features, terms, tfidf_of_terms
 from .metrics import summarize
 from .model import Kind, StrongWeakRouter, bundled_artifact
 
-__all__ = ["GRID", "Candidate", "cross_validate", "fit", "main", "train"]
+__all__ = ["GRID", "Candidate", "Corpus", "cross_validate", "fit", "main", "train"]
 
 MIN_DF = 2
 """A term must occur in two training prompts to enter the vocabulary: a term seen once carries one label."""
@@ -75,7 +75,7 @@ GRID: tuple[Candidate, ...] = (
 FloatArray = NDArray[np.float64]
 
 
-class _Corpus:
+class Corpus:
     """Prompts with their terms and dense features extracted once, shared by every fold and candidate."""
 
     def __init__(self, examples: Sequence[Example]) -> None:
@@ -87,7 +87,7 @@ class _Corpus:
         self.dataset = np.array([e.dataset for e in examples])
 
 
-def fit(corpus: _Corpus, rows: NDArray[np.int64], candidate: Candidate) -> StrongWeakRouter:
+def fit(corpus: Corpus, rows: NDArray[np.int64], candidate: Candidate) -> StrongWeakRouter:
     """A router fitted on ``corpus`` rows (uncalibrated: its score is a monotone function of its gain)."""
     vocabulary, idf = _vocabulary([corpus.terms[i] for i in rows])
     index = {t: i for i, t in enumerate(vocabulary)}
@@ -120,7 +120,7 @@ def fit(corpus: _Corpus, rows: NDArray[np.int64], candidate: Candidate) -> Stron
 
 
 def cross_validate(
-    corpus: _Corpus, rows: NDArray[np.int64], folds: NDArray[np.int64], candidate: Candidate
+    corpus: Corpus, rows: NDArray[np.int64], folds: NDArray[np.int64], candidate: Candidate
 ) -> tuple[FloatArray, dict[str, list[float]]]:
     """Out-of-fold gains for ``rows`` and the APGR of each fold, pooled and per dataset."""
     gains = np.empty(len(rows))
@@ -136,7 +136,7 @@ def cross_validate(
 
 def train(examples: Sequence[Example], *, folds: int = 5, seed: int = SPLIT_SEED, log: bool = True) -> StrongWeakRouter:
     """Select a candidate by K-fold CV over ``examples``, fit it on all of them, calibrate it."""
-    corpus = _Corpus(examples)
+    corpus = Corpus(examples)
     rows = np.arange(len(examples), dtype=np.int64)
     fold_of = assign_folds(examples, folds, seed=seed)
     results: dict[str, dict[str, Any]] = {}
@@ -145,7 +145,7 @@ def train(examples: Sequence[Example], *, folds: int = 5, seed: int = SPLIT_SEED
         started = time.perf_counter()
         gains, apgrs = cross_validate(corpus, rows, fold_of, candidate)
         results[candidate.name] = {name: _mean_std(values) for name, values in apgrs.items()}
-        pooled = float(np.mean(apgrs["pooled"]))
+        pooled = results[candidate.name]["pooled"][0]
         if log:
             per = "  ".join(f"{name} {m:.3f}±{s:.3f}" for name, (m, s) in results[candidate.name].items())
             print(f"  {candidate.name:<22} {per}  ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
@@ -173,7 +173,7 @@ def nested_cv(examples: Sequence[Example], outer: int, inner: int) -> dict[str, 
     for fold in range(outer):
         test = [e for e, f in zip(examples, fold_of, strict=True) if f == fold]
         router = train([e for e, f in zip(examples, fold_of, strict=True) if f != fold], folds=inner, log=False)
-        corpus = _Corpus(test)
+        corpus = Corpus(test)
         gains = np.array([router.gain(e.prompt) for e in test])
         for name, part in _parts(corpus, np.arange(len(test), dtype=np.int64)).items():
             apgrs[name].append(_apgr(gains[part], corpus.weak[part], corpus.strong[part]))
@@ -277,7 +277,7 @@ def _sigmoid(x: FloatArray) -> FloatArray:
     return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
-def _parts(corpus: _Corpus, rows: NDArray[np.int64]) -> dict[str, NDArray[np.bool_]]:
+def _parts(corpus: Corpus, rows: NDArray[np.int64]) -> dict[str, NDArray[np.bool_]]:
     names = corpus.dataset[rows]
     return {"pooled": np.ones(len(rows), dtype=np.bool_), **{d: names == d for d in DATASETS if (names == d).any()}}
 
