@@ -99,6 +99,8 @@ class CacheEvaluation:
     identical_pairs: int
     identical_labelled_duplicate: float
     vetoes: dict[str, dict[str, int]]
+    false_hits: list[dict[str, Any]]
+    """Served pairs labelled non-duplicate at the operating point (the first 50), for reading by hand."""
     min_served: int
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -216,6 +218,10 @@ def evaluate(
             counts["labelled_duplicate"] += n if duplicate else 0
 
     identical = np.asarray([normalise(a) == normalise(b) for a, b in zip(pairs.a, pairs.b, strict=True)])
+    wrong = np.flatnonzero((score >= verifier.threshold) & ~labels)
+    false_hits = [
+        {"a": pairs.a[i], "b": pairs.b[i], "cosine": float(cosine[i]), "score": float(score[i])} for i in wrong[:50]
+    ]
 
     began = time.perf_counter()
     negatives = hard_negatives()
@@ -251,6 +257,7 @@ def evaluate(
         identical_pairs=int(identical.sum()),
         identical_labelled_duplicate=float(labels[identical].mean()) if identical.any() else 0.0,
         vetoes=vetoes,
+        false_hits=false_hits,
         min_served=min_served,
         seconds={k: round(v, 2) for k, v in seconds.items()},
     )
