@@ -252,14 +252,15 @@ async def _outage_act(
 
 _CACHE_STEPS: list[tuple[str, str, dict[str, str], bool]] = [
     # (what, question, request headers, streamed)
-    ("first ask", "What is the capital of France?", {}, False),
-    ("same question", "What is the capital of France?", {}, False),
-    ("same, streamed", "What is the capital of France?", {}, True),
-    ("paraphrase", "What's the capital city of France?", {}, False),
-    ("different meaning", "What is the capital of Germany?", {}, False),
-    ("negated", "What is not the capital of France?", {}, False),
-    ("refresh", "What is the capital of France?", {"cache-control": "no-cache"}, False),
-    ("marked personal", "What is the capital of France?", {"x-switchyard-personal": "1"}, False),
+    ("first ask", "How do I reverse a list in Python?", {}, False),
+    ("same question", "How do I reverse a list in Python?", {}, False),
+    ("same, streamed", "How do I reverse a list in Python?", {}, True),
+    ("paraphrase", "How can I reverse a list in Python?", {}, False),
+    ("different verb", "How do I sort a list in Python?", {}, False),
+    ("different object", "How do I reverse a string in Python?", {}, False),
+    ("negated", "How do I not reverse a list in Python?", {}, False),
+    ("refresh", "How do I reverse a list in Python?", {"cache-control": "no-cache"}, False),
+    ("marked personal", "How do I reverse a list in Python?", {"x-switchyard-personal": "1"}, False),
 ]
 """Expected: a miss, then hits for the repeat (also as a stream); a paraphrase is a semantic hit where the route
 opts in and the semantic cache is installed, else a miss; different meanings never hit; controls skip."""
@@ -286,9 +287,9 @@ def _print_cache_act(rows: list[tuple[str, str, str, float]], gateway: Gateway) 
         return True
     semantic = "on" if gateway.cache.semantic is not None else "opted in, not installed: paraphrases miss"
     print(f"\nCaching act: questions to route 'faq' (claude-sonnet; exact cache, semantic cache {semantic}).\n")
-    print(f"{'what':<20}{'question':<38}{'cache':<14}{'ms':>7}")
+    print(f"{'what':<20}{'question':<42}{'cache':<14}{'ms':>7}")
     for what, question, outcome, ms in rows:
-        print(f"{what:<20}{question:<38}{outcome:<14}{ms:>7.1f}")
+        print(f"{what:<20}{question:<42}{outcome:<14}{ms:>7.1f}")
     stats = gateway.cache.stats()
     saved = stats["usd_saved"].get("faq", 0.0)
     tokens = stats["tokens_saved"].get("faq", 0)
@@ -297,7 +298,7 @@ def _print_cache_act(rows: list[tuple[str, str, str, float]], gateway: Gateway) 
     seen = {what: cache for what, _, cache, _ in rows}
     return (
         seen["first ask"] == "miss" and seen["same question"] == seen["same, streamed"] == "hit"
-        and "hit" not in seen["different meaning"] and "hit" not in seen["negated"]
+        and all("hit" not in seen[what] for what in ("different verb", "different object", "negated"))
         and seen["refresh"] == seen["marked personal"] == "skip"
     )
 

@@ -94,6 +94,23 @@ async def test_stores_travel_with_the_next_lookup(prefix: str) -> None:
     await backend.aclose()
 
 
+async def test_without_lookups_stores_are_written_within_the_delay(prefix: str) -> None:
+    client = aioredis.Redis.from_url(URL)
+    backend = RedisBackend(URL, client=client, write_delay_s=0.01)
+    first, second = f"{prefix}:{{sy:t}}:cache:e:1", f"{prefix}:{{sy:t}}:cache:e:2"
+    await backend.put_many([(first, b"one", 60)])
+    for _ in range(200):
+        if await client.exists(first):
+            break
+        await asyncio.sleep(0.005)
+    assert await client.get(first) == b"one"
+    await backend.put_many([(second, b"two", 60)])
+    await asyncio.sleep(0.012)  # the delayed write is under way, or done
+    await asyncio.wait_for(backend.flush(), timeout=2)
+    assert await client.get(second) == b"two"
+    await backend.aclose()
+
+
 async def test_entries_have_a_ttl_and_namespaces_versions(prefix: str) -> None:
     client = aioredis.Redis.from_url(URL)
     backend = RedisBackend(URL, client=client)

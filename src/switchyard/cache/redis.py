@@ -109,20 +109,22 @@ class RedisBackend:
 
     def _write_soon(self) -> None:
         self._timer = None
-        task = asyncio.ensure_future(self.flush())
+        task = asyncio.ensure_future(self._write_queued())
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
 
-    async def flush(self) -> None:
-        """Write what is queued now (and wait for writes under way)."""
+    async def _write_queued(self) -> None:
         writes = self._take()
         if writes:
             # Counted in ``errors``; an entry lost is a later miss.
             with contextlib.suppress(StateUnavailableError):
                 await self._call(lambda: self._pipeline(writes, None))
-        pending = self._flushes - {asyncio.current_task()}
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def flush(self) -> None:
+        """Write what is queued now, and wait for the writes under way."""
+        await self._write_queued()
+        if self._flushes:
+            await asyncio.gather(*self._flushes, return_exceptions=True)
 
     async def _pipeline(self, writes: list[tuple[str, bytes, float]], keys: list[str] | None) -> list[Any]:
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 
 from ...embed import Encoder, get_encoder
 from ...errors import StateUnavailableError
-from .entry import SemanticEntry
+from .entry import SemanticEntry, normalise
 from .features import TextInfo, analyse
 from .index import VectorIndex
 from .store import Added, NamespaceRemoved, Removed, SemanticStore
@@ -163,7 +163,7 @@ class SemanticCache:
         (:mod:`switchyard.routing.classify`), which may have its own threshold."""
         self.stats.lookups += 1
         context = _context(context_key)
-        if self.index.group_size(namespace, context) == 0:
+        if self.index.group_size(namespace, context) == 0 or not normalise(text):
             self.stats.empty_context += 1
             return None
         began = time.perf_counter()
@@ -209,6 +209,8 @@ class SemanticCache:
         """Remember that ``text`` in this context was answered by what is stored under ``response_key``, for
         ``ttl_s`` seconds. The entry's id, or ``None`` if the store could not be reached."""
         context = _context(context_key)
+        if not normalise(text):
+            return None
         same = self.index.exact(namespace, context, text)
         if same is not None and same.expires_at > time.time():
             return same.id

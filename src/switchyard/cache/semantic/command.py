@@ -20,7 +20,7 @@ __all__ = ["add_arguments", "eval_cache_command", "render"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="shared data (default ../shared/data)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N eval pairs")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N eval (and paraphrase) pairs")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="where embeddings are kept")
     parser.add_argument("--verifier", type=Path, default=None, help="a verifier artifact (default: the bundled one)")
     parser.add_argument("--min-served", type=int, default=50, help="fewest served pairs a curve point may rest on")
@@ -70,6 +70,8 @@ def render(r: CacheEvaluation) -> str:
         "Operating point (threshold fixed on calib):",
         head,
         _row("verified cache", r.operating),
+        _row("  exact stage", r.exact_stage),
+        _row("  verifier", r.by_verifier),
     ]
     if r.baseline is not None:
         lines.append(_row("cosine, equal precision", r.baseline))
@@ -100,8 +102,8 @@ def render(r: CacheEvaluation) -> str:
         *(f"  SERVED {h['kind']}: {h['a']} | {h['b']} (score {h['score']:.3f})" for h in r.hard_negative_hits),
         f"Paraphrase pairs (all true matches): verified cache serves {_pct(r.paraphrase_hit_rate).strip()} of "
         f"{r.paraphrase_pairs}; cosine >= 0.92 serves {_pct(r.paraphrase_cosine_hit_rate).strip()}",
-        f"Label ceiling: {r.identical_pairs} eval pairs are identical after normalisation; "
-        f"{_pct(r.identical_labelled_duplicate).strip()} of them are labelled duplicate",
+        f"Label ceiling: {r.identical_pairs} eval pairs have the same letters and digits (case, spacing and "
+        f"punctuation aside); {_pct(r.identical_labelled_duplicate).strip()} of them are labelled duplicate",
         "Hard checks on eval (pairs ruled out / of which labelled duplicate): "
         + ", ".join(f"{k} {v['pairs']}/{v['labelled_duplicate']}" for k, v in sorted(r.vetoes.items())),
         "Seconds: " + ", ".join(f"{k} {v:g}" for k, v in r.seconds.items()),

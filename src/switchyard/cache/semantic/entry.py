@@ -12,13 +12,14 @@ from numpy.typing import NDArray
 
 __all__ = ["SemanticEntry", "normalise"]
 
-_SPACE = re.compile(r"\s+")
+_WORDS = re.compile(r"\w+(?:'\w+)*")
 
 
 def normalise(text: str) -> str:
-    """The form two texts must share to count as the same text: Unicode-normalised, case-folded, whitespace
-    collapsed. Punctuation stays: "Let's eat, grandma" is not "Let's eat grandma"."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    """The form two texts must share to count as the same text: its words (letters, digits, apostrophes inside
+    a word) in order, Unicode-normalised and case-folded. Case, spacing and punctuation differ between typings of
+    one question far more often than they carry meaning, and every word, number and negation is kept."""
+    return " ".join(_WORDS.findall(unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")))
 
 
 class _Wire(msgspec.Struct, array_like=True, frozen=True):

@@ -74,7 +74,12 @@ class CacheEvaluation:
     duplicates: int
     protocol: str
     operating: CurvePoint
-    """The verified cache at the bundled verifier's threshold."""
+    """The verified cache at the bundled verifier's threshold: the exact stage (texts equal once normalised)
+    and the verifier together, as lookups serve."""
+    by_verifier: CurvePoint
+    """The part of ``operating`` the verifier decided (pairs whose texts differ once normalised)."""
+    exact_stage: CurvePoint
+    """The part served by the exact stage."""
     baseline: CurvePoint | None
     """The static cosine threshold with the highest hit rate at precision ≥ ``operating.precision``; ``None``
     when no threshold reaches it (over at least ``min_served`` pairs)."""
@@ -98,6 +103,8 @@ class CacheEvaluation:
     paraphrase_cosine_hit_rate: float
     identical_pairs: int
     identical_labelled_duplicate: float
+    """Share of the pairs identical in letters and digits (case, spacing and punctuation aside) labelled duplicate:
+    the precision even a perfect judge of "same question" would get on them by these labels."""
     vetoes: dict[str, dict[str, int]]
     false_hits: list[dict[str, Any]]
     """Served pairs labelled non-duplicate at the operating point (the first 50), for reading by hand."""
@@ -106,8 +113,14 @@ class CacheEvaluation:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["operating"]["false_hit_rate"] = self.operating.false_hit_rate
+        for name in ("operating", "by_verifier", "exact_stage"):
+            out[name]["false_hit_rate"] = getattr(self, name).false_hit_rate
         return out
+
+
+def _bare(text: str) -> str:
+    """Letters and digits only, lower-cased: two texts equal by this differ in nothing a reader would call a word."""
+    return "".join(c for c in normalise(text) if c.isalnum())
 
 
 def hard_negatives() -> list[HardNegative]:
@@ -169,7 +182,8 @@ def evaluate(
     min_served: int = 50,
     progress: Callable[[str], None] | None = None,
 ) -> CacheEvaluation:
-    """Measure the static cosine baseline and the verified cache on ``split=eval`` (its first ``limit`` pairs)."""
+    """Measure the static cosine baseline and the verified cache on ``split=eval`` (its first ``limit`` pairs, and
+    the first ``limit`` paraphrase pairs)."""
     say = progress or (lambda _m: None)
     seconds: dict[str, float] = {}
     pairs: Pairs = load_qqp(data_dir, "eval")
@@ -186,14 +200,21 @@ def evaluate(
     began = time.perf_counter()
     info_a = [analyse(t) for t in pairs.a]
     info_b = [analyse(t) for t in pairs.b]
+    # The sweep and the equal-precision table use the verifier's score alone; the operating point also applies
+    # the cosine floor below which the cache never scores a candidate, exactly as a lookup does.
     score = verifier.scores(info_a, info_b, cosine.astype(np.float32))
-    score[cosine < verifier.floor] = 0.0
+    # Texts equal once normalised are served by the cache's exact stage, before the verifier is asked.
+    same_text = np.asarray([normalise(a) == normalise(b) for a, b in zip(pairs.a, pairs.b, strict=True)])
+    score[same_text] = 1.0
+    floored = np.where(same_text | (cosine >= verifier.floor), score, 0.0)
     reasons = [hard_mismatch(a, b) for a, b in zip(info_a, info_b, strict=True)]
     seconds["score_eval"] = time.perf_counter() - began
     vetoed = np.asarray([r is not None for r in reasons])
     guarded = np.where(vetoed, 0.0, cosine)
 
-    operating = _point(verifier.threshold, score >= verifier.threshold, labels)
+    operating = _point(verifier.threshold, floored >= verifier.threshold, labels)
+    by_verifier = _point(verifier.threshold, (floored >= verifier.threshold) & ~same_text, labels)
+    exact_stage = _point(1.0, same_text, labels)
     baseline = best_at_precision(cosine, labels, operating.precision, min_served)
     ratio = None if baseline is None or baseline.hit_rate == 0 else operating.hit_rate / baseline.hit_rate
     table: list[dict[str, float | None]] = []
@@ -217,8 +238,8 @@ def evaluate(
             counts["pairs"] += n
             counts["labelled_duplicate"] += n if duplicate else 0
 
-    identical = np.asarray([normalise(a) == normalise(b) for a, b in zip(pairs.a, pairs.b, strict=True)])
-    wrong = np.flatnonzero((score >= verifier.threshold) & ~labels)
+    identical = np.asarray([_bare(a) == _bare(b) for a, b in zip(pairs.a, pairs.b, strict=True)])
+    wrong = np.flatnonzero((floored >= verifier.threshold) & ~labels)
     false_hits = [
         {"a": pairs.a[i], "b": pairs.b[i], "cosine": float(cosine[i]), "score": float(score[i])} for i in wrong[:50]
     ]
@@ -227,6 +248,8 @@ def evaluate(
     negatives = hard_negatives()
     neg_hits, neg_cosine_hits = _hard_negative_hits(negatives, encoder, verifier)
     paraphrases = load_paraphrases(data_dir)
+    if limit is not None:
+        paraphrases = paraphrases.head(limit)
     para_a, para_b = embeddings.pair_vectors(paraphrases)
     para_cos = np.einsum("ij,ij->i", para_a, para_b)
     para_score = verifier.scores([analyse(t) for t in paraphrases.a], [analyse(t) for t in paraphrases.b], para_cos)
@@ -238,6 +261,8 @@ def evaluate(
         duplicates=int(labels.sum()),
         protocol=str(verifier.info.get("protocol", "unknown (the verifier carries no record of its training)")),
         operating=operating,
+        by_verifier=by_verifier,
+        exact_stage=exact_stage,
         baseline=baseline,
         hit_rate_ratio=ratio,
         cosine_most_precise=most_precise(cosine, labels, min_served),

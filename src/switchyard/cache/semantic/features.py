@@ -128,7 +128,8 @@ _POLES = (
     ("forward", "backward"), ("ascending", "descending"), ("minimum", "maximum"), ("light", "dark"),
     ("light", "heavy"), ("weak", "strong"), ("weakest", "strongest"), ("short", "long"), ("shortest", "longest"),
     ("thin", "thick"), ("wet", "dry"), ("full", "empty"), ("alive", "dead"), ("win", "loss"),
-    ("same", "different"), ("similar", "different"), ("with", "without"),
+    ("same", "different"), ("similar", "different"), ("with", "without"), ("for", "against"),
+    ("pro", "anti"), ("support", "oppose"),
 )
 """Opposites: one in each question, where the other has neither, turns the question around."""
 
@@ -150,7 +151,8 @@ class TextInfo:
     units: frozenset[str]
     negations: int
     names: frozenset[str]
-    """Lower-cased words written with a capital inside the sentence, or in capitals (``Paris``, ``NASA``)."""
+    """Lower-cased words written with a capital inside the sentence, or in capitals (``Paris``, ``NASA``), and
+    words in non-Latin scripts."""
     qword: str
     """The first question word (``what``, ``how``...) or ``""``."""
     trigrams: frozenset[str]
@@ -206,6 +208,10 @@ def analyse(text: str) -> TextInfo:
         # "I" and a sentence's first word are capitalised by grammar, not because they name something.
         sentence_start = i == 0 or any(c in ".?!" for c in text[matches[i - 1].end() : matches[i].start()])
         if len(word) > 1 and (word.isupper() or (word[0].isupper() and not sentence_start)):
+            names.add(lower)
+        elif any(c > "\u024f" for c in word):
+            # Words in other scripts ("无语") are as specific as names, and the encoder's vocabulary may not even
+            # tell them apart (two such questions can embed identically).
             names.add(lower)
         # A one-letter unit ("m", "g", "l") only counts right after a number: alone it is usually a letter.
         if lower in _UNITS and (len(lower) > 1 or (i > 0 and raw[i - 1][0].isdigit())):

@@ -127,12 +127,14 @@ class RedisSemanticStore:
                         await pipe.watch(ns_key)
                         ids = [_text(i) for i in await pipe.smembers(ns_key)]
                         pipe.multi()  # type: ignore[no-untyped-call]
-                        for start in range(0, len(ids), _BATCH):
+                        batches = range(0, len(ids), _BATCH)
+                        for start in batches:
                             pipe.delete(*(self._entry_key(i) for i in ids[start : start + _BATCH]))
                         pipe.delete(ns_key)
                         pipe.xadd(self._log, {"op": "ns", "ns": namespace}, maxlen=self._max_log, approximate=True)
-                        await pipe.execute()
-                        return len(ids)
+                        results = await pipe.execute()
+                        # The set may name entries already removed one by one: count what was really deleted.
+                        return sum(int(n) for n in results[: len(batches)])
                     except WatchError:
                         continue
 

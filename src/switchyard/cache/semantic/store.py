@@ -119,11 +119,13 @@ class MemorySemanticStore:
             return Changes(str(self._seq), [], stale=True)
         if after >= self._seq and wait_s > 0:
             changed = self._condition()
-            async with changed:
-                try:
-                    await asyncio.wait_for(changed.wait_for(lambda: self._seq > after), wait_s)
-                except TimeoutError:
-                    return Changes(cursor, [])
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can turn a cancellation arriving with the timeout into
+            # a TimeoutError, and the follower would never stop.
+            try:
+                async with asyncio.timeout(wait_s), changed:
+                    await changed.wait_for(lambda: self._seq > after)
+            except TimeoutError:
+                return Changes(cursor, [])
         events = [event for seq, event in self._log if seq > after]
         return Changes(str(self._seq), events)
 

@@ -9,10 +9,13 @@ Protocol (recorded in the artifact and printed by ``switchyard eval-cache``):
 1. Read ``split=calib`` of ``qqp_pairs.jsonl.gz``; embed both questions with the bundled encoder; compute
    :data:`.features.HAND_FEATURES` for each pair in both orders (the model learns a symmetric verdict).
 2. Out-of-fold scores: 5 stratified folds; for each, gradient-boosted trees are trained on the other four and
-   score the held-out fold; repeated over 3 different splits and averaged; pairs failing a hard check score 0.
-3. The serving threshold is the lowest out-of-fold score at which the pairs served (score at or above it)
-   have at most ``--max-false-hits`` wrong answers, counted over at least ``--min-served`` pairs. The cosine
-   floor is the lowest cosine among those pairs, less a margin.
+   score the held-out fold; repeated over 3 different splits and averaged; pairs failing a hard check score 0,
+   and so do pairs whose texts are equal once normalised (the cache's exact stage serves those, not the
+   verifier, so they take no part in choosing its threshold).
+3. The serving threshold is the lowest out-of-fold score at which the pairs served (score at or above it, at
+   least ``--min-served`` of them) have at most ``--max-false-hits`` wrong answers in a share ``--confidence``
+   of bootstrap resamples (default 0.5, the median: about the plain rate, without riding a lucky dip of the
+   jagged curve). The cosine floor is the lowest cosine among those pairs, less a margin.
 4. The final model is trained on all of calib with the same settings and exported as flat tree arrays; the
    export is checked against scikit-learn's own predictions.
 
@@ -33,6 +36,7 @@ from numpy.typing import NDArray
 
 from ...embed import get_encoder
 from .dataset import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR, EmbeddingCache, Pairs, load_qqp
+from .entry import normalise
 from .features import HAND_FEATURES, TextInfo, analyse, hard_mismatch, pair_features
 from .verifier import BUNDLED_VERIFIER, TreeEnsemble, Verifier
 
@@ -94,26 +98,38 @@ def export(model: Any) -> TreeEnsemble:
 
 
 def choose_threshold(
-    scores: NDArray[np.float64], labels: NDArray[np.bool_], *, max_false_hits: float, min_served: int
+    scores: NDArray[np.float64],
+    labels: NDArray[np.bool_],
+    *,
+    max_false_hits: float,
+    min_served: int,
+    confidence: float = 0.5,
+    resamples: int = 400,
 ) -> tuple[float, int, float]:
-    """``(threshold, served, false-hit rate)``: the lowest score whose served set (score ≥ it, ≥ ``min_served``
-    pairs) has a false-hit rate at most ``max_false_hits``; the highest score if there is none."""
+    """``(threshold, served, false-hit rate)``: the lowest score whose served set (score ≥ it, at least
+    ``min_served`` pairs) has a false-hit rate at most ``max_false_hits`` in a share ``confidence`` of bootstrap
+    resamples of the pairs (0.5: the median, about the plain rate); the highest score, serving nothing, if no
+    score qualifies."""
     order = np.argsort(-scores, kind="stable")
     ranked = scores[order]
-    wrong = np.cumsum(~labels[order])
     served = np.arange(1, len(order) + 1)
+    wrong = ~labels[order]
     # Only cut between distinct scores: pairs tied at the threshold are all served or none.
     last_of_tie = np.r_[ranked[1:] != ranked[:-1], True] & (ranked > 0)
-    ok = np.flatnonzero(last_of_tie & (served >= min_served) & (wrong <= max_false_hits * served))
+    # Poisson(1) weights per pair are the usual stand-in for resampling with replacement.
+    weights = np.random.default_rng(0).poisson(1.0, size=(resamples, len(order))).astype(np.float32)
+    rates = np.cumsum(weights * wrong, axis=1) / np.maximum(np.cumsum(weights, axis=1), 1.0)
+    bound = np.quantile(rates, confidence, axis=0)
+    ok = np.flatnonzero(last_of_tie & (served >= min_served) & (bound <= max_false_hits))
     if len(ok) == 0:
         return float(ranked[0]) + 1e-9, 0, 0.0
     cut = int(ok[-1])
-    return float(ranked[cut]), int(served[cut]), float(wrong[cut] / served[cut])
+    return float(ranked[cut]), int(served[cut]), float(wrong[: cut + 1].mean())
 
 
 def train(
     data_dir: Path, *, cache_dir: Path = DEFAULT_CACHE_DIR, max_false_hits: float = 0.02, min_served: int = 100,
-    log: Any = print,
+    confidence: float = 0.5, log: Any = print,
 ) -> Verifier:
     """The protocol of the module docstring; returns the verifier (not yet saved)."""
     from sklearn import __version__ as sklearn_version
@@ -141,7 +157,14 @@ def train(
             oof[held_out] += both / (2 * REPEATS)
             log(f"  repeat {repeat + 1}/{REPEATS}, fold {k + 1}/{FOLDS} done")
     oof[vetoed] = 0.0
-    threshold, served, false_hits = choose_threshold(oof, labels, max_false_hits=max_false_hits, min_served=min_served)
+    # A text equal to a cached one once normalised is served by the cache's exact stage, never by the verifier,
+    # so those pairs take no part in choosing its threshold (their labels say how noisy labels are: see
+    # ``switchyard eval-cache``).
+    same_text = np.asarray([normalise(x) == normalise(y) for x, y in zip(pairs.a, pairs.b, strict=True)])
+    oof[same_text] = 0.0
+    threshold, served, false_hits = choose_threshold(
+        oof, labels, max_false_hits=max_false_hits, min_served=min_served, confidence=confidence
+    )
     accepted = oof >= threshold
     floor = float(np.floor((cosine[accepted].min() - FLOOR_MARGIN) * 100) / 100) if accepted.any() else 1.0
     recall = float((accepted & labels).sum() / labels.sum())
@@ -158,14 +181,21 @@ def train(
         "protocol": (
             f"trained and calibrated on split=calib only ({len(pairs)} pairs): {FOLDS}-fold out-of-fold scores "
             f"averaged over {REPEATS} splits; "
-            f"threshold = lowest score whose served pairs have <= {max_false_hits:.0%} false hits over >= "
-            f"{min_served} pairs; final model refit on all of calib; split=eval never read"
+            f"threshold = lowest score whose served pairs (>= {min_served}) have <= {max_false_hits:.0%} false hits "
+            f"in {confidence:.0%} of bootstrap resamples; final model refit on all of calib; split=eval never read"
         ),
         "calib_pairs": len(pairs),
         "calib_duplicates": int(labels.sum()),
         "calib_oof_served": served,
         "calib_oof_false_hit_rate": false_hits,
         "calib_oof_duplicates_served": recall,
+        "calib_oof_curve": [
+            {"threshold": t, "served": int((oof >= t).sum()),
+             "false_hit_rate": float((~labels[oof >= t]).mean()) if (oof >= t).any() else 0.0,
+             "duplicates_served": float(((oof >= t) & labels).sum() / labels.sum())}
+            for t in (0.9, 0.93, 0.95, 0.96, 0.97)
+        ],
+        "confidence": confidence,
         "target_false_hit_rate": max_false_hits,
         "min_served": min_served,
         "params": PARAMS,
@@ -186,9 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--max-false-hits", type=float, default=0.02)
     parser.add_argument("--min-served", type=int, default=100)
+    parser.add_argument("--confidence", type=float, default=0.5)
     args = parser.parse_args(argv)
     verifier = train(args.data, cache_dir=args.cache_dir, max_false_hits=args.max_false_hits,
-                     min_served=args.min_served, log=lambda m: print(m, file=sys.stderr, flush=True))
+                     min_served=args.min_served, confidence=args.confidence,
+                     log=lambda m: print(m, file=sys.stderr, flush=True))
     verifier.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes)", file=sys.stderr)
     return 0
