@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench bench-tokens bench-classify bench-cache bench-telemetry eval-router chaos clean
+.PHONY: demo test lint typecheck unit browser bench bench-tokens bench-classify bench-cache bench-semantic-cache eval-cache bench-telemetry eval-router chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ eval-router: $(STAMP)
 
 bench-cache: $(STAMP)
 	$(BIN)/python bench/cache.py
+
+bench-semantic-cache: $(STAMP)
+	$(BIN)/python bench/semantic_cache.py
+
+eval-cache: $(STAMP)
+	$(BIN)/switchyard eval-cache
 
 bench-telemetry: $(STAMP)
 	$(BIN)/python bench/telemetry.py

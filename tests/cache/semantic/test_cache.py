@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from switchyard.cache.semantic.cache import SemanticCache
+from switchyard.cache.semantic.index import HNSW_AVAILABLE
 from switchyard.cache.semantic.redis_store import RedisSemanticStore
 from switchyard.cache.semantic.store import MemorySemanticStore
 from switchyard.embed import Encoder
@@ -32,7 +33,7 @@ async def test_nothing_cached_in_the_context_is_a_miss_without_embedding(cache: 
 async def test_same_text_once_normalised_is_an_exact_hit_without_embedding(cache: SemanticCache) -> None:
     entry_id = await cache.insert("tenant", CTX, SERVED, "resp-1", ttl_s=60)
     embedded = cache.stats.embeddings
-    hit = await cache.lookup("tenant", CTX, "how do I reset my gmail password")
+    hit = await cache.lookup("tenant", CTX, "how do I reset my  gmail password ?")
     assert hit is not None
     assert (hit.entry_id, hit.response_key, hit.exact, hit.score) == (entry_id, "resp-1", True, 1.0)
     assert cache.stats.embeddings == embedded
@@ -106,3 +107,18 @@ async def test_an_unreachable_store_costs_hits_never_errors(encoder: Encoder) ->
         assert await sem.delete("missing") is False
         assert await sem.invalidate_namespace("tenant") == 0
         assert sem.stats.store_errors >= 4
+
+
+@pytest.mark.skipif(not HNSW_AVAILABLE, reason="hnswlib is not installed")
+async def test_a_growing_group_gets_its_graph_built_off_the_loop(encoder: Encoder) -> None:
+    async with SemanticCache(MemorySemanticStore(), encoder=encoder, hnsw_from=8) as sem:
+        for i in range(10):
+            await sem.insert("tenant", CTX, f"What is the boiling point of liquid number {i}?", f"r{i}", ttl_s=60)
+        for _ in range(200):
+            if sem.index.has_graph("tenant", CTX.hex()):
+                break
+            await asyncio.sleep(0.01)
+        assert sem.index.has_graph("tenant", CTX.hex())
+        hit = await sem.lookup("tenant", CTX, "what is the boiling point of liquid number 7 ?")
+        assert hit is not None
+        assert hit.response_key == "r7"

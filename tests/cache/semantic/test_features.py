@@ -88,3 +88,20 @@ def test_pair_features_have_the_declared_shape_and_react_to_differences() -> Non
     assert named["one_substitution"] == 1.0
     assert dict(zip(HAND_FEATURES, same, strict=True))["token_jaccard"] == 1.0
     assert named["token_jaccard"] < 1.0
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What is the scope after learning C++?", "What is the scope after learning C?"),
+        ("What does ~ mean in C++?", "What does % mean in C++?"),
+        ("What is the difference between = and == in Python?", "What is the difference between = and === in Python?"),
+    ],
+)
+def test_symbols_words_cannot_spell_must_agree(a: str, b: str) -> None:
+    assert mismatch(a, b) == "symbols"
+
+
+def test_symbols_ignore_surrounding_punctuation() -> None:
+    assert analyse("Is C# (really) worth it?").symbols == {"c#"}
+    assert mismatch("Should I learn C#?", "should I learn c# ?") is None

@@ -91,6 +91,8 @@ def test_hnsw_groups_agree_with_exact_search_through_adds_removals_and_bulk_load
     for i, v in enumerate(vectors):
         exact.add(entry(i, v))
         graph.add(entry(i, v))
+        if i == 150:
+            graph.build_pending()  # the graph exists from here on; later adds go straight into it
     for i in range(0, 600, 3):
         exact.remove(f"e{i}")
         graph.remove(f"e{i}")
@@ -104,3 +106,24 @@ def test_hnsw_groups_agree_with_exact_search_through_adds_removals_and_bulk_load
         agree += bulk.search("t", "c", q, k=1)[0][0].id == truth
     assert agree >= 95  # of 100: HNSW is approximate, at this size it should almost never miss
     assert len(graph) == len(bulk) == 400
+
+
+@pytest.mark.skipif(not HNSW_AVAILABLE, reason="hnswlib is not installed")
+def test_a_graph_built_elsewhere_catches_up_with_changes_made_meanwhile() -> None:
+    rng = np.random.default_rng(5)
+    vectors = unit(rng, 300)
+    index = VectorIndex(DIM, hnsw_from=100)
+    for i in range(200):
+        index.add(entry(i, vectors[i]))
+    (job,) = index.graph_jobs()
+    assert index.graph_jobs() == []  # one build at a time per group
+    built = index.build_graph(job)  # as if on another thread, while the group changes:
+    for i in range(0, 50):
+        index.remove(f"e{i}")
+    for i in range(200, 300):  # reuses the freed slots, then grows the group
+        index.add(entry(i, vectors[i]))
+    index.install_graph(job, built)
+    for i in (0, 10, 49):
+        assert all(e.id != f"e{i}" for e, _ in index.search("t", "c", vectors[i], k=3))
+    for i in (60, 200, 240, 299):
+        assert index.search("t", "c", vectors[i], k=1)[0][0].id == f"e{i}"

@@ -90,7 +90,7 @@ async def test_a_replica_started_later_loads_the_existing_entries(
         async with replica(redis_url, namespace, encoder) as late:
             await late.wait_ready()
             assert len(late.index) == 3  # the expired one is not loaded
-            hit = await late.lookup("tenant", CTX, "who wrote hamlet")
+            hit = await late.lookup("tenant", CTX, "who wrote  HAMLET?")
             assert hit is not None
             assert hit.response_key == "resp-2"
 

@@ -38,6 +38,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,7 +47,7 @@ from ...embed import Encoder, get_encoder
 from ...errors import StateUnavailableError
 from .entry import SemanticEntry, normalise
 from .features import TextInfo, analyse
-from .index import VectorIndex
+from .index import GraphJob, VectorIndex
 from .store import Added, NamespaceRemoved, Removed, SemanticStore
 from .verifier import Verifier
 
@@ -112,6 +113,7 @@ class SemanticCache:
         self.store = store
         self.encoder = encoder if encoder is not None else get_encoder()
         self.verifier = verifier if verifier is not None else Verifier.bundled()
+        self._hnsw_from = hnsw_from
         self.index = VectorIndex(self.encoder.dim, hnsw_from=hnsw_from)
         self.stats = SemanticStats()
         self.max_candidates = max_candidates
@@ -121,6 +123,10 @@ class SemanticCache:
         # One worker: the encoder's matrix products already use the cores, and a second embedding at the same
         # time only makes both slower (bench/semantic_cache.py).
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchyard-embed")
+        # Index builds (a replica's start, HNSW graphs) take seconds: a thread of their own, so that they hold up
+        # neither the event loop nor the embeddings lookups wait for.
+        self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchyard-index")
+        self._builds: set[asyncio.Future[None]] = set()
         self._recent: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self._ready = asyncio.Event()
 
@@ -149,7 +155,10 @@ class SemanticCache:
             self._follower.cancel()
             await asyncio.gather(self._follower, return_exceptions=True)
             self._follower = None
+        for build in list(self._builds):
+            build.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._builder.shutdown(wait=False, cancel_futures=True)
         await self.store.aclose()
 
     async def wait_ready(self) -> None:
@@ -227,6 +236,7 @@ class SemanticCache:
             self._store_failed("insert", exc)
             return None
         self.index.add(entry)
+        self._start_builds()
         self.stats.inserts += 1
         return entry.id
 
@@ -266,11 +276,33 @@ class SemanticCache:
 
     async def _reload(self) -> None:
         cursor, entries = await self.store.snapshot()
-        self.index.clear()
-        self.index.add_many(entries)
+        # Filled off the loop, then swapped in: lookups meanwhile use the old index. Whatever changed after the
+        # snapshot is in the log after ``cursor``, which the follower applies next.
+        fresh = VectorIndex(self.encoder.dim, hnsw_from=self._hnsw_from)
+        await asyncio.get_running_loop().run_in_executor(self._builder, fresh.add_many, entries)
+        self.index = fresh
         self._cursor = cursor
         self.stats.reloads += 1
         self._ready.set()
+
+    def _start_builds(self) -> None:
+        """Build the HNSW graphs the index asks for on the builder thread, installing each when done."""
+        for job in self.index.graph_jobs():
+            index = self.index
+            future = asyncio.get_running_loop().run_in_executor(self._builder, index.build_graph, job)
+
+            def install(done: asyncio.Future[Any], index: VectorIndex = index, job: GraphJob = job) -> None:
+                self._builds.discard(done)
+                if done.cancelled():
+                    return
+                if done.exception() is not None:
+                    job.group.building = False
+                    logger.warning("semantic cache: building an HNSW graph failed: %r", done.exception())
+                    return
+                index.install_graph(job, done.result())
+
+            self._builds.add(future)
+            future.add_done_callback(install)
 
     async def _follow(self) -> None:
         backoff = self._poll_s
@@ -292,6 +324,7 @@ class SemanticCache:
                             self.index.remove(entry_id)
                     elif isinstance(event, NamespaceRemoved):
                         self.index.remove_namespace(event.namespace)
+                self._start_builds()
                 self._cursor = changes.cursor
                 backoff = self._poll_s
             except StateUnavailableError as exc:

@@ -12,14 +12,15 @@ from numpy.typing import NDArray
 
 __all__ = ["SemanticEntry", "normalise"]
 
-_WORDS = re.compile(r"\w+(?:'\w+)*")
+_TOKENS = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 
 
 def normalise(text: str) -> str:
-    """The form two texts must share to count as the same text: its words (letters, digits, apostrophes inside
-    a word) in order, Unicode-normalised and case-folded. Case, spacing and punctuation differ between typings of
-    one question far more often than they carry meaning, and every word, number and negation is kept."""
-    return " ".join(_WORDS.findall(unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")))
+    """The form two texts must share to count as the same text: its words and its symbols, each punctuation mark
+    a token of its own, Unicode-normalised and case-folded. So case and spacing (``purr ?`` / ``purr?``) do not
+    matter, but every word, number and symbol does: ``C++`` is not ``C``, ``=`` is not ``==``."""
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
+    return " ".join(_TOKENS.findall(folded))
 
 
 class _Wire(msgspec.Struct, array_like=True, frozen=True):

@@ -35,6 +35,9 @@ _STOP = frozenset(_words(
 ))
 """Function words: they carry a question's grammar, not its topic, so overlap is measured without them."""
 
+_SYMBOLIC = re.compile(r"[^\s]*[+#&@$%~^*=<>|\\/`][^\s]*")
+_TRAILING = ".,;:!?\"')]}"
+
 _CONTRACTED = {"ca": "can", "wo": "will", "sha": "shall"}
 """What is left of "can't", "won't", "shan't" once "n't" is cut off."""
 
@@ -155,6 +158,8 @@ class TextInfo:
     words in non-Latin scripts."""
     qword: str
     """The first question word (``what``, ``how``...) or ``""``."""
+    symbols: frozenset[str]
+    """Tokens carrying a symbol that words cannot spell: ``c++``, ``c#``, ``==``, ``$5``, ``~``."""
     trigrams: frozenset[str]
 
 
@@ -219,6 +224,7 @@ def analyse(text: str) -> TextInfo:
             continue
         if lower not in _STOP:
             content.append(lower)
+    symbols = frozenset(m.lower().rstrip(_TRAILING).lstrip("\"'([{") for m in _SYMBOLIC.findall(text))
     squeezed = " ".join(tokens)
     trigrams = frozenset(squeezed[j : j + 3] for j in range(max(len(squeezed) - 2, 1)))
     return TextInfo(
@@ -229,6 +235,7 @@ def analyse(text: str) -> TextInfo:
         negations=negations,
         names=frozenset(names),
         qword=qword,
+        symbols=symbols,
         trigrams=trigrams,
     )
 
@@ -303,7 +310,8 @@ def _unmatched_names(a: TextInfo, b: TextInfo) -> int:
 def hard_mismatch(a: TextInfo, b: TextInfo) -> str | None:
     """Why ``a`` and ``b`` cannot be the same question, or ``None``.
 
-    Reasons: ``numbers`` (the sets of numbers differ), ``units`` (each has a unit the other lacks), ``negation``
+    Reasons: ``numbers`` (the sets of numbers differ), ``units`` (each has a unit the other lacks), ``symbols``
+    (``C++`` / ``C``, ``=`` / ``==``: the words alone cannot see it), ``negation``
     (one is negated, the other not), ``opposites`` (``best``/``worst``), ``names`` (a name substituted for
     another), ``order`` (two spans exchanged).
     """
@@ -311,6 +319,8 @@ def hard_mismatch(a: TextInfo, b: TextInfo) -> str | None:
         return "numbers"
     if a.units - b.units and b.units - a.units:
         return "units"
+    if a.symbols != b.symbols:
+        return "symbols"
     if (a.negations > 0) != (b.negations > 0):
         return "negation"
     if _opposed(a, b):

@@ -8,8 +8,12 @@ group costs tens of microseconds); once a group reaches ``hnsw_from`` entries it
 (``bench/semantic_cache.py``). Without hnswlib every group is searched exactly.
 
 Entries occupy numbered slots in their group; the slot number is the HNSW label, a removed entry's slot is
-reused by the next insert, and the graph is rebuilt when removals pile up. The index is not thread-safe: the
-cache calls it from the event loop only, where every call is short.
+reused by the next insert, and the graph is rebuilt when removals pile up. Building a graph takes about half a
+millisecond per entry (``bench/semantic_cache.py``), far too long for the event loop, so a group that needs one
+is only *marked*: :meth:`VectorIndex.graph_jobs` hands out copies of its vectors, :meth:`VectorIndex.build_graph`
+builds from the copy on any thread, and :meth:`VectorIndex.install_graph`, back on the owning thread, brings the
+graph up to date with whatever changed meanwhile. Until then the group is searched exactly. The index itself is
+not thread-safe: the cache calls it from the event loop only, where every call is short.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from numpy.typing import NDArray
 
 from .entry import SemanticEntry, normalise
 
-__all__ = ["HNSW_AVAILABLE", "VectorIndex"]
+__all__ = ["HNSW_AVAILABLE", "GraphJob", "VectorIndex"]
 
 try:
     import hnswlib
@@ -49,17 +53,30 @@ class _Group:
     graph: Any = None
     """An ``hnswlib.Index`` over the live slots, or ``None`` while the group is searched exactly."""
     removed_since_build: int = 0
+    building: bool = False
 
     @property
     def count(self) -> int:
         return len(self.slots) - len(self.free)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class GraphJob:
+    """What building one group's graph needs, copied so that another thread may read it."""
+
+    key: GroupKey
+    group: _Group
+    vectors: NDArray[np.float32]
+    slots: NDArray[np.int64]
+    ids: dict[int, str]
+    """Slot → entry id at the time of the copy, to see afterwards what changed."""
+
+
 class VectorIndex:
     """Unit vectors of ``dim`` dimensions, searched by inner product (cosine) within a group."""
 
     def __init__(
-        self, dim: int, *, hnsw_from: int = 2048, hnsw_m: int = 16, hnsw_ef: int = 64, hnsw_ef_construction: int = 100
+        self, dim: int, *, hnsw_from: int = 2048, hnsw_m: int = 16, hnsw_ef: int = 64, hnsw_ef_construction: int = 64
     ) -> None:
         self.dim = dim
         self.hnsw_from = hnsw_from if HNSW_AVAILABLE else 0
@@ -67,6 +84,7 @@ class VectorIndex:
         self._groups: dict[GroupKey, _Group] = {}
         self._where: dict[str, tuple[GroupKey, int]] = {}
         self._namespaces: dict[str, set[GroupKey]] = {}
+        self._pending: set[GroupKey] = set()
 
     def __len__(self) -> int:
         return len(self._where)
@@ -79,6 +97,10 @@ class VectorIndex:
         if where is None:
             return None
         return self._groups[where[0]].slots[where[1]]
+
+    def has_graph(self, namespace: str, context: str) -> bool:
+        group = self._groups.get((namespace, context))
+        return group is not None and group.graph is not None
 
     def group_size(self, namespace: str, context: str) -> int:
         group = self._groups.get((namespace, context))
@@ -106,30 +128,71 @@ class VectorIndex:
         group.by_text[normalise(entry.text)] = entry.id
         self._where[entry.id] = (key, slot)
         if group.graph is not None:
+            if slot >= group.graph.get_max_elements():
+                group.graph.resize_index(len(group.vectors))
             group.graph.add_items(entry.vector[None, :], np.asarray([slot]), num_threads=1)
         elif self.hnsw_from and group.count >= self.hnsw_from:
-            self._build(group)
+            self._pending.add(key)
         return True
 
     def add_many(self, entries: Iterable[SemanticEntry]) -> int:
-        """Add entries in bulk (a replica's start): graphs are built once at the end, in one batch per group."""
-        deferred = self.hnsw_from
-        self.hnsw_from = 0
-        added = 0
-        try:
-            for entry in entries:
-                key = (entry.namespace, entry.context)
-                group = self._groups.get(key)
-                if group is not None and group.graph is not None:
-                    group.graph = None  # rebuilt below with the new entries in the same batch
-                added += self.add(entry)
-        finally:
-            self.hnsw_from = deferred
-        if self.hnsw_from:
-            for group in self._groups.values():
-                if group.graph is None and group.count >= self.hnsw_from:
-                    self._build(group)
+        """Add entries in bulk and build the graphs they call for right here, one batch per group: meant for a
+        fresh index filled on a worker thread before it is put to use (a replica's start)."""
+        added = sum(self.add(entry) for entry in entries)
+        self.build_pending()
         return added
+
+    def build_pending(self) -> None:
+        """Build and install every graph due, on this thread."""
+        for job in self.graph_jobs():
+            self.install_graph(job, self.build_graph(job))
+
+    def graph_jobs(self) -> list[GraphJob]:
+        """The groups that need a (new) graph, each as a copy to build from; they are marked as being built."""
+        jobs = []
+        later: set[GroupKey] = set()
+        for key in self._pending:
+            group = self._groups.get(key)
+            if group is None:
+                continue
+            if group.building:
+                later.add(key)  # asked again while a build runs: build once more after it
+                continue
+            live = np.asarray([i for i, e in enumerate(group.slots) if e is not None], dtype=np.int64)
+            ids = {int(i): e.id for i, e in enumerate(group.slots) if e is not None}
+            group.building = True
+            jobs.append(GraphJob(key, group, group.vectors[live].copy(), live, ids))
+        self._pending = later
+        return jobs
+
+    def build_graph(self, job: GraphJob) -> Any:
+        """An HNSW graph over ``job``'s vectors; touches nothing shared, so any thread may run it."""
+        assert hnswlib is not None
+        graph = hnswlib.Index(space="ip", dim=self.dim)
+        graph.init_index(
+            max_elements=max(int(job.slots.max(initial=0)) + 1, 16), ef_construction=self._ef_construction, M=self._m
+        )
+        graph.set_ef(self._ef)
+        graph.add_items(job.vectors, job.slots, num_threads=1)
+        return graph
+
+    def install_graph(self, job: GraphJob, graph: Any) -> None:
+        """Give ``job``'s group its graph, first bringing it up to date with the changes made since the copy."""
+        group = job.group
+        group.building = False
+        if self._groups.get(job.key) is not group:
+            return  # emptied and dropped meanwhile (or the index was cleared)
+        if graph.get_max_elements() < len(group.vectors):
+            graph.resize_index(len(group.vectors))
+        for slot, entry in enumerate(group.slots):
+            if entry is None:
+                if slot in job.ids:
+                    graph.mark_deleted(slot)
+            elif job.ids.get(slot) != entry.id:
+                graph.add_items(entry.vector[None, :], np.asarray([slot]), num_threads=1)
+        group.graph = graph
+        group.removed_since_build = 0
+        logger.debug("semantic cache: installed an HNSW graph over %d entries", group.count)
 
     def remove(self, entry_id: str) -> SemanticEntry | None:
         where = self._where.pop(entry_id, None)
@@ -155,7 +218,7 @@ class VectorIndex:
             group.removed_since_build += 1
             # Deleted nodes still route searches; past a point they only slow them down and cost recall.
             if group.removed_since_build > group.count:
-                self._build(group)
+                self._pending.add(key)
         return entry
 
     def remove_namespace(self, namespace: str) -> list[str]:
@@ -172,6 +235,7 @@ class VectorIndex:
         self._groups.clear()
         self._where.clear()
         self._namespaces.clear()
+        self._pending.clear()
 
     def expired(self, now: float) -> list[str]:
         """Ids of entries whose ``expires_at`` has passed."""
@@ -196,10 +260,15 @@ class VectorIndex:
         if group is None or k <= 0:
             return []
         k = min(k, group.count)
+        found: list[tuple[int, float]] | None = None
         if group.graph is not None:
-            labels, distances = group.graph.knn_query(vector[None, :], k=k, num_threads=1)
-            found = [(int(s), 1.0 - float(d)) for s, d in zip(labels[0], distances[0], strict=True)]
-        else:
+            try:
+                labels, distances = group.graph.knn_query(vector[None, :], k=k, num_threads=1)
+                found = [(int(s), 1.0 - float(d)) for s, d in zip(labels[0], distances[0], strict=True)]
+            except RuntimeError:
+                # hnswlib could not find k live nodes (a graph thinned out by removals): answer exactly.
+                self._pending.add((namespace, context))
+        if found is None:
             used = len(group.slots)
             sims = group.vectors[:used] @ vector
             for slot in group.free:
@@ -220,14 +289,3 @@ class VectorIndex:
         group.vectors = bigger
         if group.graph is not None:
             group.graph.resize_index(len(bigger))
-
-    def _build(self, group: _Group) -> None:
-        assert hnswlib is not None
-        graph = hnswlib.Index(space="ip", dim=self.dim)
-        graph.init_index(max_elements=len(group.vectors), ef_construction=self._ef_construction, M=self._m)
-        graph.set_ef(self._ef)
-        live = np.asarray([i for i, e in enumerate(group.slots) if e is not None], dtype=np.int64)
-        graph.add_items(group.vectors[live], live, num_threads=1)
-        group.graph = graph
-        group.removed_since_build = 0
-        logger.debug("semantic cache: built an HNSW graph over %d entries", len(live))
