@@ -10,7 +10,8 @@ import pytest
 
 from switchyard.server.dashboard import COOKIE, SESSION_S
 from switchyard.simulator import Simulator
-from tests.telemetry.conftest import CHAT, MASTER, ask, running, server_app
+from tests.conftest import running
+from tests.telemetry.conftest import CHAT, MASTER, ask, server_app
 
 
 async def test_sign_in_with_the_form_sets_a_session_cookie(sim: Simulator, tmp_path: Path) -> None:

@@ -3,16 +3,13 @@ feedback, through the real server stack against the simulator."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from tests.conftest import sim_config
+from tests.conftest import running, sim_config
 
 from switchyard import Gateway, parse_config
 from switchyard.cache import CacheControl
@@ -42,22 +39,6 @@ def test_headers_become_cache_controls() -> None:
     assert cache_control([(b"cache-control", b"max-age=soon")], PERSONAL) == CacheControl()  # ignored, per RFC 9111
     with pytest.raises(InvalidRequestError):
         cache_control([(b"x-switchyard-cache-ttl", b"an hour")], PERSONAL)
-
-
-@contextlib.asynccontextmanager
-async def running(app: GatewayApp) -> AsyncIterator[httpx.AsyncClient]:
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    task = asyncio.ensure_future(app({"type": "lifespan"}, inbox.get, outbox.put))
-    await inbox.put({"type": "lifespan.startup"})
-    assert (await outbox.get())["type"] == "lifespan.startup.complete"
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
-            yield client
-    finally:
-        await inbox.put({"type": "lifespan.shutdown"})
-        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
-        await task
 
 
 def app_for(sim: Simulator, tmp_path: Path, **cache: Any) -> GatewayApp:

@@ -4,15 +4,12 @@ admin API, SQLite ledger) against the simulator."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from tests.conftest import sim_config
+from tests.conftest import running, sim_config
 
 from switchyard import parse_config
 from switchyard.governance.ledger import open_database
@@ -22,23 +19,6 @@ from switchyard.simulator import Simulator
 
 CHAT = "/v1/chat/completions"
 MASTER = "sk-master-test-only"
-
-
-@contextlib.asynccontextmanager
-async def running(app: GatewayApp) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan (start-up opens the ledger; shutdown flushes it), behind an httpx client."""
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    task = asyncio.ensure_future(app({"type": "lifespan"}, inbox.get, outbox.put))
-    await inbox.put({"type": "lifespan.startup"})
-    assert (await outbox.get())["type"] == "lifespan.startup.complete"
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
-            yield client
-    finally:
-        await inbox.put({"type": "lifespan.shutdown"})
-        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
-        await task
 
 
 def app_for(sim: Simulator, tmp_path: Path, **extra: Any) -> GatewayApp:

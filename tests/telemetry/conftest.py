@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from aiohttp import web
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -21,23 +18,6 @@ from tests.conftest import free_port, sim_config
 
 CHAT = "/v1/chat/completions"
 MASTER = "sk-master-telemetry-test-0123456789"
-
-
-@contextlib.asynccontextmanager
-async def running(app: GatewayApp) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan (start-up opens the ledger; shutdown flushes it), behind an httpx client."""
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    task = asyncio.ensure_future(app({"type": "lifespan"}, inbox.get, outbox.put))
-    await inbox.put({"type": "lifespan.startup"})
-    assert (await outbox.get())["type"] == "lifespan.startup.complete"
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
-            yield client
-    finally:
-        await inbox.put({"type": "lifespan.shutdown"})
-        assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
-        await task
 
 
 def server_app(sim: Simulator, tmp_path: Path, **extra: Any) -> GatewayApp:

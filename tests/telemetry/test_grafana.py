@@ -12,8 +12,9 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchyard.simulator import Simulator
+from tests.conftest import running
 
-from .conftest import CHAT, ask, running, server_app
+from .conftest import CHAT, ask, server_app
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "switchyard.json"
 SUFFIXES = ("_bucket", "_count", "_sum", "_total")

@@ -23,9 +23,9 @@ from switchyard.telemetry.logs import (
     Redactor,
     configure_logging,
 )
-from tests.conftest import sim_config
+from tests.conftest import running, sim_config
 
-from .conftest import CHAT, ask, running, server_app
+from .conftest import CHAT, ask, server_app
 
 
 def request_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

@@ -14,8 +14,9 @@ from prometheus_client.samples import Sample
 
 from switchyard.simulator import Simulator
 from switchyard.telemetry.metrics import DURATION_BUCKETS, UNKNOWN_ROUTE
+from tests.conftest import running
 
-from .conftest import CHAT, ask, running, server_app
+from .conftest import CHAT, ask, server_app
 
 CONTRACT = {
     "switchyard_requests": ("counter", {"route", "provider", "deployment", "status_class", "error_class"}),

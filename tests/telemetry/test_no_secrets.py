@@ -18,9 +18,9 @@ from switchyard import parse_config
 from switchyard.server.services import build_app
 from switchyard.simulator import Simulator
 from switchyard.telemetry.logs import JsonFormatter
-from tests.conftest import sim_config
+from tests.conftest import running, sim_config
 
-from .conftest import CHAT, Collector, ask, running
+from .conftest import CHAT, Collector, ask
 
 PROVIDER_KEYS = {
     "openai": "sk-proj-OPENAIsecret0123456789abcdef",

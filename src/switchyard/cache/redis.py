@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import StateUnavailableError
+from ..state.guard import RedisGuard
 from .backend import Address
 from .entry import Versions
 
@@ -58,30 +56,19 @@ class RedisBackend:
             )
             client = aioredis.Redis.from_pool(pool)
         self._redis = client
-        self._retry_s = retry_s
         self._write_delay_s = write_delay_s
         self._queued: list[tuple[str, bytes, float]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._flushes: set[asyncio.Task[None]] = set()
-        self._down_until = 0.0
-        self._timeouts = 0
-        self.errors = 0
+        self._guard = RedisGuard("cache store", self.url, retry_s)
 
     async def _call(self, fn: Callable[[], Awaitable[_T]]) -> _T:
-        if self._down_until and time.monotonic() < self._down_until:
-            raise StateUnavailableError(f"cache store {self.url} is unreachable (retrying shortly)")
-        try:
-            result = await fn()
-        except (RedisError, OSError) as exc:
-            self.errors += 1
-            timeout = isinstance(exc, RedisTimeoutError | TimeoutError)
-            self._timeouts = self._timeouts + 1 if timeout else 0
-            if not timeout or self._timeouts >= 3:
-                self._down_until = time.monotonic() + self._retry_s
-            raise StateUnavailableError(f"cache store {self.url} is unreachable: {type(exc).__name__}") from exc
-        self._down_until = 0.0
-        self._timeouts = 0
-        return result
+        return await self._guard.call(fn)
+
+    @property
+    def errors(self) -> int:
+        """Calls that failed because Redis was unreachable (exported as a metric)."""
+        return self._guard.errors
 
     async def fetch(self, address: Address) -> tuple[bytes | None, Versions]:
         keys = [*address.versions, address.entry]

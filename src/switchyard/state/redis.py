@@ -19,7 +19,6 @@ bounded pool, so a burst of requests queues for one of ``max_connections`` socke
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -27,11 +26,11 @@ from typing import Any
 import msgspec
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, WatchError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from ..errors import StateUnavailableError
 from .base import R, StateStore, T
+from .guard import RedisGuard
 from .ops import Admit, AdmitResult, Settle
 
 __all__ = ["RedisStore"]
@@ -70,30 +69,18 @@ class RedisStore(StateStore):
         self._redis = client
         self._admit = self._redis.register_script((_LUA / "admit.lua").read_text())
         self._settle = self._redis.register_script((_LUA / "settle.lua").read_text())
-        self._retry_s = retry_s
-        self._down_until = 0.0
-        self._timeouts = 0
-        self.errors = 0
-        """Calls that failed because Redis was unreachable (exported as a metric)."""
+        self._guard = RedisGuard("state store", self.url, retry_s)
 
     def key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
 
     async def _call(self, fn: Callable[[], Any]) -> Any:
-        if self._down_until and time.monotonic() < self._down_until:
-            raise StateUnavailableError(f"state store {self.url} is unreachable (retrying shortly)")
-        try:
-            result = await fn()
-        except (RedisError, OSError) as exc:
-            self.errors += 1
-            timeout = isinstance(exc, RedisTimeoutError | TimeoutError)
-            self._timeouts = self._timeouts + 1 if timeout else 0
-            if not timeout or self._timeouts >= 3:
-                self._down_until = time.monotonic() + self._retry_s
-            raise StateUnavailableError(f"state store {self.url} is unreachable: {type(exc).__name__}") from exc
-        self._down_until = 0.0
-        self._timeouts = 0
-        return result
+        return await self._guard.call(fn)
+
+    @property
+    def errors(self) -> int:
+        """Calls that failed because Redis was unreachable (exported as a metric)."""
+        return self._guard.errors
 
     async def get(self, key: str, type_: type[R]) -> R | None:
         raw = await self._call(lambda: self._redis.get(key))
