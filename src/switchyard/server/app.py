@@ -11,50 +11,57 @@ exception is logged with the request id and answered with a generic 500 that con
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
-import random
-import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple, Protocol
 
 import orjson
 
-from ..errors import (
-    InvalidRequestError,
-    LimitExceededError,
-    MethodNotAllowedError,
-    PayloadTooLargeError,
-    RateLimitedError,
-    RequestError,
-    SwitchyardError,
-)
+from ..cache import CacheControl
+from ..errors import InvalidRequestError, MethodNotAllowedError, SwitchyardError
 from ..gateway import Gateway
 from ..governance.auth import Authenticator, Caller
 from ..governance.keys import KeyStoreLike
 from ..governance.principal import Principal
 from ..resilience.executor import ChatStream
-from ..routing.decisions import explain
 from ..routing.needs import parse_tags, take_tags
 from ..telemetry.metrics import CONTENT_TYPE
-from ..types import ChatRequest, ResponseMeta
+from ..types import ChatRequest
 from .cache_api import cache_control, cache_feedback
 from .dashboard import Dashboard
+from .http import (
+    Call,
+    NotFoundError,
+    Receive,
+    Scope,
+    Send,
+    meta_headers,
+    read_body,
+    run_until_disconnect,
+    secret_of,
+    send_raw,
+    usd,
+)
 from .openai_ingress import parse_chat_request
 from .openai_render import render_chunk, render_error, render_response, render_usage_chunk
 from .routing_api import experiments_report, record_feedback
 
-__all__ = ["GatewayApp", "create_app"]
+__all__ = ["Admission", "GatewayApp", "create_app"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
-Handler = Callable[["_Call"], Awaitable[None]]
+Handler = Callable[[Call], Awaitable[None]]
 AdminHandler = Callable[[str, str, bytes, bytes], Awaitable[tuple[int, bytes]]]
+"""``(method, path, query string, body) -> (status, JSON body)``, called once the master key is verified."""
+
+
+class Admission(NamedTuple):
+    """A parsed chat request with what the HTTP layer learnt about it, ready for :class:`Gateway`."""
+
+    request: ChatRequest
+    principal: Principal
+    request_id: str
+    cache: CacheControl | None
 
 
 class Lifecycle(Protocol):
@@ -64,95 +71,9 @@ class Lifecycle(Protocol):
     async def aclose(self) -> None: ...
 
 
-"""``(method, path, query string, body) -> (status, JSON body)``, called once the master key is verified."""
-
 logger = logging.getLogger("switchyard.server")
 
-_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
-_JSON = (b"content-type", b"application/json")
-_SSE_HEADERS: Headers = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
 _DONE = b"data: [DONE]\n\n"
-
-
-class _NotFoundError(RequestError):
-    status_code = 404
-    error_type = "not_found_error"
-
-
-class _Call:
-    """One HTTP exchange: the ASGI triple plus the request id."""
-
-    __slots__ = ("receive", "request_id", "scope", "send", "started")
-
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self.scope = scope
-        self.receive = receive
-        self.send = send
-        self.started = False
-        self.request_id = b""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id" and _REQUEST_ID.match(value):
-                self.request_id = value
-                break
-        if not self.request_id:
-            # 128 random bits as 32 hex digits, like uuid4().hex but without its getrandom() system call per
-            # request. A correlation id, not a secret; the random module reseeds itself in forked workers.
-            self.request_id = b"%032x" % random.getrandbits(128)
-
-    async def respond(self, status: int, body: bytes, headers: Headers | None = None) -> None:
-        # With a length the server sends the body as is; without one it frames it as a chunked stream.
-        out: Headers = [_JSON, (b"content-length", b"%d" % len(body)), (b"x-request-id", self.request_id)]
-        if headers:
-            out.extend(headers)
-        self.started = True
-        await self.send({"type": "http.response.start", "status": status, "headers": out})
-        await self.send({"type": "http.response.body", "body": body})
-
-    async def respond_error(self, exc: SwitchyardError) -> None:
-        headers: Headers = []
-        if isinstance(exc, RateLimitedError | LimitExceededError) and exc.retry_after is not None:
-            headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
-        await self.respond(exc.status_code, render_error(exc), headers)
-
-
-def _meta_headers(meta: ResponseMeta | None, upstream_model: str) -> Headers:
-    if meta is None:
-        return []
-    headers = [
-        (b"x-switchyard-provider", meta.provider.encode()),
-        (b"x-switchyard-deployment", meta.deployment.encode()),
-        (b"x-switchyard-model", upstream_model.encode()),
-        (b"x-switchyard-attempts", str(len(meta.attempts)).encode()),
-        (b"x-switchyard-fallback", b"true" if meta.fallback_used else b"false"),
-        (b"x-switchyard-cost-estimate-usd", _usd(meta.estimated_cost_usd)),
-    ]
-    if meta.tier is not None:
-        headers.append((b"x-switchyard-tier", meta.tier.encode()))
-    headers.extend((name.encode(), value.encode()) for name, value in meta.limit_headers)
-    if meta.routing is not None:
-        headers.append((b"x-switchyard-route", explain(meta.routing, meta.deployment).encode()))
-    if meta.cache is not None:
-        headers.append((b"x-switchyard-cache", meta.cache.encode()))
-    return headers
-
-
-def _usd(value: float | None) -> bytes:
-    return b"unknown" if value is None else f"{value:.8f}".encode()
-
-
-def _secret(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return str(token.strip())
-        elif name == b"x-api-key" and value:
-            return str(value.decode("latin-1").strip())
-    return None
 
 
 def _principal(scope: Scope, request: ChatRequest, caller: Caller) -> Principal:
@@ -231,22 +152,22 @@ class GatewayApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(_Call(scope, receive, send))
+            await self._http(Call(scope, receive, send))
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
-    async def _http(self, call: _Call) -> None:
+    async def _http(self, call: Call) -> None:
         route = self._routes.get(call.scope["path"])
         try:
             if route is None and call.scope["path"].startswith("/dashboard"):
                 body = await self._read_body(call) if call.scope["method"] == "POST" else b""
-                await _send(call, *await self.dashboard(call.scope, body))
+                await send_raw(call, *await self.dashboard(call.scope, body))
                 return
             if route is None and call.scope["path"].startswith("/admin/"):
                 await self._admin(call)
                 return
             if route is None:
-                raise _NotFoundError(f"no endpoint {call.scope['method']} {call.scope['path']}")
+                raise NotFoundError(f"no endpoint {call.scope['method']} {call.scope['path']}")
             method, handler = route
             if call.scope["method"].encode() != method:
                 raise MethodNotAllowedError(f"{call.scope['path']} accepts {method.decode()} only")
@@ -274,57 +195,47 @@ class GatewayApp:
                     ),
                 )
 
-    async def _read_body(self, call: _Call) -> bytes:
-        for name, value in call.scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
-                raise PayloadTooLargeError(f"request body exceeds {self.max_body_bytes} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await call.receive()
-            if message["type"] == "http.disconnect":
-                raise InvalidRequestError("client disconnected before sending the whole body")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise PayloadTooLargeError(f"request body exceeds {self.max_body_bytes} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    async def _read_body(self, call: Call) -> bytes:
+        return await read_body(call, self.max_body_bytes)
 
-    async def _chat_completions(self, call: _Call) -> None:
+    async def prepare(self, call: Call, parse: Callable[[bytes], ChatRequest]) -> Admission:
+        """What every chat-shaped ingress does before the gateway: authenticate, read and parse the body with
+        the ingress's ``parse``, and read the caller's attribution, limits and cache controls from the headers.
+        A request turned away here still counts in metrics and the request log."""
         try:
-            caller = await self.auth.caller(_secret(call.scope))
-            request = parse_chat_request(await self._read_body(call))
+            caller = await self.auth.caller(secret_of(call.scope))
+            request = parse(await self._read_body(call))
             principal = _principal(call.scope, request, caller)
         except SwitchyardError as exc:
-            # Turned away before the gateway saw it: still a request for metrics and the request log.
             self.gateway.telemetry.refused(None, call.request_id.decode(), exc)
             raise
-        request_id = call.request_id.decode()
         cache = cache_control(call.scope["headers"], self._personal) if self._personal is not None else None
+        return Admission(request, principal, call.request_id.decode(), cache)
+
+    async def _chat_completions(self, call: Call) -> None:
+        request, principal, request_id, cache = await self.prepare(call, parse_chat_request)
         if not request.stream:
             response = await self.gateway.chat(request, principal=principal, request_id=request_id, cache=cache)
-            headers = _meta_headers(response.meta, response.model)
+            headers = meta_headers(response.meta, response.model)
             if response.meta is not None:
-                headers.append((b"x-switchyard-cost-usd", _usd(response.meta.cost_usd)))
+                headers.append((b"x-switchyard-cost-usd", usd(response.meta.cost_usd)))
             await call.respond(200, render_response(response, request.model), headers)
             return
         stream = await self.gateway.stream(request, principal=principal, request_id=request_id, cache=cache)
         try:
-            await _run_until_disconnect(call, self._pump(call, stream, request.model, request.include_usage))
+            await run_until_disconnect(call, self._pump(call, stream, request.model, request.include_usage))
         finally:
             await stream.aclose()
 
-    async def _feedback(self, call: _Call) -> None:
-        caller = await self.auth.caller(_secret(call.scope))
+    async def _feedback(self, call: Call) -> None:
+        caller = await self.auth.caller(secret_of(call.scope))
         body = await self._read_body(call)
         # The cache's part: negative feedback on an answer the cache served or stored removes the entry.
         cached = await cache_feedback(self.gateway, body, Principal.of(caller.key))
         await call.respond(*record_feedback(self.gateway, body, cached=cached))
 
-    async def _admin(self, call: _Call) -> None:
-        await self.auth.admin(_secret(call.scope))
+    async def _admin(self, call: Call) -> None:
+        await self.auth.admin(secret_of(call.scope))
         if call.scope["path"] in ("/admin/metrics", "/admin/dashboard") and call.scope["method"] == "GET":
             await call.respond(*await self.dashboard.admin_json(call.scope))
             return
@@ -332,28 +243,24 @@ class GatewayApp:
             await call.respond(*experiments_report(self.gateway))
             return
         if self.admin is None:
-            raise _NotFoundError("the admin API needs the usage database (ledger) to be configured")
+            raise NotFoundError("the admin API needs the usage database (ledger) to be configured")
         body = await self._read_body(call) if call.scope["method"] in ("POST", "PUT", "PATCH") else b""
         status, payload = await self.admin(call.scope["method"], call.scope["path"], call.scope["query_string"], body)
         await call.respond(status, payload)
 
-    async def _pump(self, call: _Call, stream: ChatStream, model: str, include_usage: bool) -> None:
-        headers = [*_SSE_HEADERS, (b"x-request-id", call.request_id)]
+    async def _pump(self, call: Call, stream: ChatStream, model: str, include_usage: bool) -> None:
         response_id, created, usage = "", int(time.time()), None
         first = True
         try:
             async for chunk in stream:
                 if first:
-                    headers.extend(_meta_headers(stream.meta, chunk.model))
-                    call.started = True
-                    await call.send({"type": "http.response.start", "status": 200, "headers": headers})
+                    await call.start_stream(meta_headers(stream.meta, chunk.model))
                     response_id, first = chunk.id or f"chatcmpl-{call.request_id.decode()}", False
                 if chunk.usage is not None and chunk.text is None and not chunk.tool_calls and chunk.role is None:
                     usage = chunk.usage
                     if chunk.finish_reason is None:
                         continue
-                body = render_chunk(chunk, model, response_id, created, include_usage)
-                await call.send({"type": "http.response.body", "body": body, "more_body": True})
+                await call.send_chunk(render_chunk(chunk, model, response_id, created, include_usage))
             tail = _DONE
             if include_usage and usage is not None:
                 tail = render_usage_chunk(usage, model, response_id, created, stream.meta.cost_usd) + _DONE
@@ -364,23 +271,23 @@ class GatewayApp:
             # can parse (the OpenAI SDKs raise it as an APIError) rather than a silently truncated answer.
             logger.warning("request %s: stream failed mid-way: %s", call.request_id.decode(), exc)
             tail = b"data: " + render_error(exc) + b"\n\n"
-        await call.send({"type": "http.response.body", "body": tail, "more_body": False})
+        await call.send_chunk(tail, last=True)
 
-    async def _models(self, call: _Call) -> None:
+    async def _models(self, call: Call) -> None:
         await call.respond(200, self._models_body)
 
-    async def _health(self, call: _Call) -> None:
+    async def _health(self, call: Call) -> None:
         if self.ready:
             await call.respond(200, b'{"status":"ok"}')
         else:
             await call.respond(503, b'{"status":"shutting down"}')
 
-    async def _metrics(self, call: _Call) -> None:
+    async def _metrics(self, call: Call) -> None:
         if self.gateway.config.telemetry.metrics_require_key:
-            await self.auth.admin(_secret(call.scope))
-        await _send(call, 200, [(b"content-type", CONTENT_TYPE)], self.gateway.telemetry.exposition())
+            await self.auth.admin(secret_of(call.scope))
+        await send_raw(call, 200, [(b"content-type", CONTENT_TYPE)], self.gateway.telemetry.exposition())
 
-    async def _health_providers(self, call: _Call) -> None:
+    async def _health_providers(self, call: Call) -> None:
         report = await self.gateway.health_report()
         for name, figures in self.gateway.telemetry.deployments().items():
             if name in report:
@@ -405,37 +312,6 @@ class GatewayApp:
                     await self.services.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-async def _send(call: _Call, status: int, headers: Headers, body: bytes) -> None:
-    """A response that is not JSON (the metrics exposition, the dashboard's page)."""
-    call.started = True
-    headers = [*headers, (b"content-length", b"%d" % len(body)), (b"x-request-id", call.request_id)]
-    await call.send({"type": "http.response.start", "status": status, "headers": headers})
-    await call.send({"type": "http.response.body", "body": body})
-
-
-async def _run_until_disconnect(call: _Call, work: Awaitable[None]) -> None:
-    """Run ``work`` (a streaming response) but stop it as soon as the client goes away, so the upstream
-    stream is closed and its connection released instead of generating tokens nobody reads."""
-
-    async def disconnected() -> None:
-        while (await call.receive())["type"] != "http.disconnect":
-            pass
-
-    worker = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(disconnected())
-    try:
-        await asyncio.wait({worker, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (worker, watcher):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(worker, watcher, return_exceptions=True)
-    if worker.done() and not worker.cancelled():
-        error = worker.exception()
-        if error is not None:
-            raise error
 
 
 # Gen-0 threshold for a serving process (CPython's default is 700). See _settle_gc.

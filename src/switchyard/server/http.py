@@ -1,0 +1,202 @@
+"""HTTP plumbing shared by every ingress (OpenAI chat, Anthropic messages, Responses, embeddings).
+
+One :class:`Call` per exchange carries the ASGI triple, the request id and how errors are rendered, so an ingress
+module only parses its wire format and renders its answers; authentication, body limits, the response headers
+that say what the gateway did and client-disconnect handling live here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ..errors import (
+    InvalidRequestError,
+    LimitExceededError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    RequestError,
+    SwitchyardError,
+)
+from ..routing.decisions import explain
+from ..types import ResponseMeta
+from .openai_render import render_error
+
+__all__ = [
+    "JSON",
+    "SSE_HEADERS",
+    "Call",
+    "ErrorRenderer",
+    "Headers",
+    "NotFoundError",
+    "Receive",
+    "Scope",
+    "Send",
+    "meta_headers",
+    "read_body",
+    "run_until_disconnect",
+    "secret_of",
+    "send_raw",
+    "usd",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+ErrorRenderer = Callable[[SwitchyardError], bytes]
+
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+JSON = (b"content-type", b"application/json")
+SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class NotFoundError(RequestError):
+    status_code = 404
+    error_type = "not_found_error"
+
+
+class Call:
+    """One HTTP exchange: the ASGI triple plus the request id.
+
+    ``render_error`` turns an error into the body the client's SDK expects: OpenAI's shape unless the ingress
+    that took the request sets its own (Anthropic's ``{"type": "error", ...}``)."""
+
+    __slots__ = ("receive", "render_error", "request_id", "scope", "send", "started")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.started = False
+        self.render_error: ErrorRenderer = render_error
+        self.request_id = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id" and _REQUEST_ID.match(value):
+                self.request_id = value
+                break
+        if not self.request_id:
+            # 128 random bits as 32 hex digits, like uuid4().hex but without its getrandom() system call per
+            # request. A correlation id, not a secret; the random module reseeds itself in forked workers.
+            self.request_id = b"%032x" % random.getrandbits(128)
+
+    async def respond(self, status: int, body: bytes, headers: Headers | None = None) -> None:
+        # With a length the server sends the body as is; without one it frames it as a chunked stream.
+        out: Headers = [JSON, (b"content-length", b"%d" % len(body)), (b"x-request-id", self.request_id)]
+        if headers:
+            out.extend(headers)
+        self.started = True
+        await self.send({"type": "http.response.start", "status": status, "headers": out})
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def respond_error(self, exc: SwitchyardError) -> None:
+        headers: Headers = []
+        if isinstance(exc, RateLimitedError | LimitExceededError) and exc.retry_after is not None:
+            headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
+        await self.respond(exc.status_code, self.render_error(exc), headers)
+
+    async def start_stream(self, headers: Headers) -> None:
+        """Send a 200 event-stream head; from here on errors can only travel inside the stream."""
+        self.started = True
+        out = [*SSE_HEADERS, (b"x-request-id", self.request_id), *headers]
+        await self.send({"type": "http.response.start", "status": 200, "headers": out})
+
+    async def send_chunk(self, body: bytes, *, last: bool = False) -> None:
+        await self.send({"type": "http.response.body", "body": body, "more_body": not last})
+
+
+async def read_body(call: Call, limit: int) -> bytes:
+    """The whole request body; 413 beyond ``limit`` bytes, checked before and while reading."""
+    for name, value in call.scope["headers"]:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise PayloadTooLargeError(f"request body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await call.receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidRequestError("client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def meta_headers(meta: ResponseMeta | None, upstream_model: str) -> Headers:
+    """``x-switchyard-*`` headers saying who answered, after how many attempts, at what estimated cost."""
+    if meta is None:
+        return []
+    headers = [
+        (b"x-switchyard-provider", meta.provider.encode()),
+        (b"x-switchyard-deployment", meta.deployment.encode()),
+        (b"x-switchyard-model", upstream_model.encode()),
+        (b"x-switchyard-attempts", str(len(meta.attempts)).encode()),
+        (b"x-switchyard-fallback", b"true" if meta.fallback_used else b"false"),
+        (b"x-switchyard-cost-estimate-usd", usd(meta.estimated_cost_usd)),
+    ]
+    if meta.tier is not None:
+        headers.append((b"x-switchyard-tier", meta.tier.encode()))
+    headers.extend((name.encode(), value.encode()) for name, value in meta.limit_headers)
+    if meta.routing is not None:
+        headers.append((b"x-switchyard-route", explain(meta.routing, meta.deployment).encode()))
+    if meta.cache is not None:
+        headers.append((b"x-switchyard-cache", meta.cache.encode()))
+    return headers
+
+
+def usd(value: float | None) -> bytes:
+    return b"unknown" if value is None else f"{value:.8f}".encode()
+
+
+def secret_of(scope: Scope) -> str | None:
+    """The caller's key: ``Authorization: Bearer …`` (OpenAI SDKs) or ``x-api-key`` (Anthropic SDKs)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return str(token.strip())
+        elif name == b"x-api-key" and value:
+            return str(value.decode("latin-1").strip())
+    return None
+
+
+async def send_raw(call: Call, status: int, headers: Headers, body: bytes) -> None:
+    """A response that is not JSON (the metrics exposition, the dashboard's page)."""
+    call.started = True
+    headers = [*headers, (b"content-length", b"%d" % len(body)), (b"x-request-id", call.request_id)]
+    await call.send({"type": "http.response.start", "status": status, "headers": headers})
+    await call.send({"type": "http.response.body", "body": body})
+
+
+async def run_until_disconnect(call: Call, work: Awaitable[None]) -> None:
+    """Run ``work`` (a streaming response) but stop it as soon as the client goes away, so the upstream
+    stream is closed and its connection released instead of generating tokens nobody reads."""
+
+    async def disconnected() -> None:
+        while (await call.receive())["type"] != "http.disconnect":
+            pass
+
+    worker = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({worker, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (worker, watcher):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(worker, watcher, return_exceptions=True)
+    if worker.done() and not worker.cancelled():
+        error = worker.exception()
+        if error is not None:
+            raise error
