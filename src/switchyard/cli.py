@@ -19,6 +19,7 @@ __all__ = ["main"]
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .server.protocol import CoalescingProtocol
     from .server.services import build_app
     from .telemetry.logs import configure_logging
 
@@ -43,7 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         lifespan="on",
         loop="uvloop",
-        http="httptools",
+        http=CoalescingProtocol,
     )
     return 0
 

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import pytest
 
 from switchyard.errors import DatabaseUnavailableError
@@ -64,6 +65,14 @@ async def test_a_retried_batch_never_duplicates(db: Database) -> None:
     assert await db.insert_usage(overlapping) == 20
     stored = await db.fetch_usage()
     assert [r.request_id for r in stored] == [usage(i).request_id for i in range(70)]
+
+
+async def test_two_requests_reusing_a_client_request_id_are_two_rows(db: Database) -> None:
+    # x-request-id comes from the client, which may reuse it; a row is its (start time, request id).
+    first, second = usage(1), msgspec.structs.replace(usage(2), request_id=usage(1).request_id)
+    assert await db.insert_usage([first, second]) == 2
+    assert await db.insert_usage([second]) == 0
+    assert await db.fetch_usage() == [first, second]
 
 
 async def test_fetch_is_half_open_in_time_and_limited(db: Database) -> None:

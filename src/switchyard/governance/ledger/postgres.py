@@ -30,8 +30,14 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, Timeou
 
 
 def _column_sql(name: str, kind: str) -> str:
-    extra = " PRIMARY KEY" if name == "request_id" else " NOT NULL" if name == "ts" else ""
+    extra = " NOT NULL" if name in ("ts", "request_id") else ""
     return f'"{name}" {_TYPES[kind]}{extra}'
+
+
+# As in SQLite (see sqlite.py): a row is its (start time, request id), time-ordered, so a retried batch is kept
+# once and a reused client request id is not lost. Tables made by earlier versions keep their request-id key and
+# ts index; the insert names no conflict target, so it works with either.
+_USAGE_KEY = 'UNIQUE ("ts", "request_id")'
 
 
 class PostgresDatabase(Database):
@@ -61,8 +67,7 @@ class PostgresDatabase(Database):
         names = ", ".join(c.quoted for c in USAGE_COLUMNS)
         arrays = ", ".join(f"${i}::{_TYPES[c.kind]}[]" for i, c in enumerate(USAGE_COLUMNS, 1))
         self._insert = (
-            f"INSERT INTO {self._usage} ({names}) SELECT * FROM unnest({arrays}) "
-            'ON CONFLICT ("request_id") DO NOTHING'
+            f"INSERT INTO {self._usage} ({names}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
         )
         self._select = f"SELECT {names} FROM {self._usage} AS u"
         self._dialect = Dialect(
@@ -124,7 +129,6 @@ class PostgresDatabase(Database):
         if self.schema:
             await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         columns = ", ".join(_column_sql(c.name, c.kind) for c in USAGE_COLUMNS)
-        await conn.execute(f"CREATE TABLE IF NOT EXISTS {self._usage} ({columns})")
         existing = {
             row[0]
             for row in await conn.fetch(
@@ -133,10 +137,12 @@ class PostgresDatabase(Database):
                 self.schema,
             )
         }
+        if not existing:
+            await conn.execute(f"CREATE TABLE {self._usage} ({columns}, {_USAGE_KEY})")
+            existing = {c.name for c in USAGE_COLUMNS}
         for column in USAGE_COLUMNS:
             if column.name not in existing:
                 await conn.execute(f"ALTER TABLE {self._usage} ADD COLUMN {_column_sql(column.name, column.kind)}")
-        await conn.execute(f'CREATE INDEX IF NOT EXISTS usage_ts ON {self._usage} ("ts")')
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {self._keys} (id text PRIMARY KEY, key_hash text NOT NULL UNIQUE, "
             "created_at double precision NOT NULL, revoked_at double precision, record jsonb NOT NULL)"
