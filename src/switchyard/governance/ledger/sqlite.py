@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -108,7 +109,7 @@ class SQLiteDatabase(Database):
         # instead of failing half-way when another process holds it.
         conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _set_wal(conn, self._timeout)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.create_function("sy_day", 2, local_day, deterministic=True)
             # typeshed wants finalize() -> int; SQLite takes any SQL value (P95 returns a float).
@@ -178,6 +179,20 @@ class SQLiteDatabase(Database):
     async def revoke_key(self, key_id: str, at: float) -> bool:
         sql = "UPDATE virtual_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
         return await self._run(lambda c: c.execute(sql, (at, key_id)).rowcount == 1)
+
+
+def _set_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    # Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is locked" at once, without
+    # its busy handler, when another connection is opening the same file: replicas (or workers) starting together.
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], object]) -> None:
