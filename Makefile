@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench bench-tokens bench-classify bench-cache bench-semantic-cache eval-cache bench-telemetry eval-router chaos clean
+.PHONY: demo test lint typecheck unit browser bench bench-redaction eval-redaction bench-tokens bench-classify bench-cache bench-semantic-cache eval-cache bench-telemetry eval-router chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+bench-redaction: $(STAMP)
+	$(BIN)/python bench/redaction.py
+
+eval-redaction: $(STAMP)
+	$(BIN)/switchyard eval-redaction
 
 bench-tokens: $(STAMP)
 	$(BIN)/python bench/tokens.py

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,13 @@ class LiveStack:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveStack]:
+    with live_stack() as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def live_stack(make_config: Callable[[str], dict[str, Any]] = sim_config) -> Iterator[LiveStack]:
+    """A :class:`LiveStack` whose gateway is configured by ``make_config(simulator base URL)``."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -93,7 +100,7 @@ def live() -> Iterator[LiveStack]:
     async def start() -> tuple[Simulator, uvicorn.Server, asyncio.Future[None], str]:
         simulator = Simulator()
         await simulator.start()
-        app = GatewayApp(Gateway(parse_config(sim_config(simulator.base_url))))
+        app = GatewayApp(Gateway(parse_config(make_config(simulator.base_url))))
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)

@@ -15,6 +15,7 @@ from .config import (
     load_config,
     parse_config,
 )
+from .embedding_types import EmbeddingRequest, EmbeddingResponse
 from .errors import (
     AllAttemptsFailedError,
     AuthenticationError,
@@ -80,6 +81,8 @@ __all__ = [
     "ConfigError",
     "ContentFilteredError",
     "ContextLengthExceededError",
+    "EmbeddingRequest",
+    "EmbeddingResponse",
     "FinishReason",
     "Gateway",
     "GatewayApp",

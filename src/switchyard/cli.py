@@ -1,4 +1,5 @@
-"""``switchyard`` command line: serve | check | simulate | demo | usage | keys | eval | experiments | eval-router."""
+"""``switchyard`` command line: serve | check | simulate | demo | usage | keys | eval | experiments | eval-router |
+eval-cache | eval-redaction."""
 
 from __future__ import annotations
 
@@ -144,6 +145,12 @@ def _eval_cache(args: argparse.Namespace) -> int:
     return eval_cache_command(args)
 
 
+def _eval_redaction(args: argparse.Namespace) -> int:
+    from .redaction.evaluate import eval_redaction_command
+
+    return eval_redaction_command(n=args.n, seed=args.seed, as_json=args.json, show=args.show)
+
+
 def _run_loop(coro: Coroutine[Any, Any, int | None]) -> int:
     import uvloop  # ships with uvicorn[standard], a dependency
 
@@ -226,6 +233,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     eval_cache_arguments(eval_cache)
     eval_cache.set_defaults(func=_eval_cache)
+
+    eval_redaction = commands.add_parser(
+        "eval-redaction", help="PII detectors' precision/recall per type on a synthetic labelled sample (Faker)"
+    )
+    eval_redaction.add_argument("--n", type=int, default=2000, help="messages in the sample")
+    eval_redaction.add_argument("--seed", type=int, default=8)
+    eval_redaction.add_argument("--show", type=int, default=0, help="print up to N misses and false positives")
+    eval_redaction.add_argument("--json", action="store_true", help="print JSON, not a table")
+    eval_redaction.set_defaults(func=_eval_redaction)
     return parser
 
 

@@ -19,6 +19,7 @@ import yaml
 
 from .errors import ConfigError
 from .governance.records import BudgetSpec
+from .redaction.config import RedactionConfig
 from .routing.spec import (
     ExperimentConfig,
     LatencyConfig,
@@ -45,6 +46,7 @@ __all__ = [
     "PriceOverride",
     "ProviderConfig",
     "RateLimitConfig",
+    "RedactionConfig",
     "ResilienceConfig",
     "RetryPolicy",
     "RouteCacheConfig",
@@ -141,6 +143,9 @@ class ModelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A quality score (any scale, higher is better) for routes with ``strategy: quality``."""
     weight: float = 1.0
     """Share of traffic under ``strategy: weighted`` unless the route's ``weights`` says otherwise."""
+    mode: Literal["chat", "embedding"] | None = None
+    """What the deployment serves: chat completions or ``/v1/embeddings``. Default: the catalog's kind for the
+    model, else ``embedding`` when its id says ``embed`` (``nomic-embed-text``), else ``chat``."""
 
 
 class RetryPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -245,6 +250,8 @@ class RouteConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     on_exhausted: Literal["reject"] = "reject"
     """What happens when every budget tier is used up."""
     cache: RouteCacheConfig | None = None
+    redaction: RedactionConfig | None = None
+    """This route's own ``redaction:`` section, instead of the global one (``{enabled: false}`` turns it off)."""
 
 
 class HealthConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -438,6 +445,8 @@ class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     cache: CacheConfig = msgspec.field(default_factory=CacheConfig)
     telemetry: TelemetryConfig = msgspec.field(default_factory=TelemetryConfig)
+    redaction: RedactionConfig = msgspec.field(default_factory=lambda: RedactionConfig(enabled=False))
+    """Personal data replaced before requests leave (see :mod:`switchyard.redaction`); off without the section."""
 
 
 _T = TypeVar("_T")
@@ -572,6 +581,9 @@ def parse_config(data: Any, *, env: dict[str, str] | None = None) -> Config:
         routing=_convert(data.get("routing") or {}, RoutingConfig, "routing"),
         cache=_convert(data.get("cache") or {}, CacheConfig, "cache"),
         telemetry=_convert(data.get("telemetry") or {}, TelemetryConfig, "telemetry"),
+        # Writing the section turns redaction on (its ``enabled`` defaults to true); leaving it out keeps it off.
+        redaction=_convert(data["redaction"], RedactionConfig, "redaction")
+        if data.get("redaction") is not None else RedactionConfig(enabled=False),
     )
     _check_references(config)
     return config

@@ -303,8 +303,8 @@ class AllAttemptsFailedError(SwitchyardError):
 
 
 class NoCandidateError(SwitchyardError):
-    """No deployment of the route qualifies for the request. ``removed`` maps each filter (``capability``,
-    ``context_window``, ``tags``, ``health``) to the deployments it removed.
+    """No deployment of the route qualifies for the request. ``removed`` maps each filter (``mode``: chat or
+    embedding, ``capability``, ``context_window``, ``tags``, ``health``) to the deployments it removed.
 
     400 when the request can never be served as sent (it needs vision and no target has it); 503 when some
     deployment would qualify but for its health (an open circuit breaker), since that passes.

@@ -22,6 +22,8 @@ from .alerts import AlertManager
 from .cache import CacheControl, Probe, ResponseCache
 from .cache.replay import ReplayStream
 from .config import Config, load_config
+from .embedding_types import EmbeddingRequest, EmbeddingResponse
+from .embeddings import check_embedding_request, estimate_input_tokens, routing_view
 from .errors import InvalidRequestError, SwitchyardError
 from .governance.costing import CatalogPricer
 from .governance.governor import Governor, Ticket
@@ -30,6 +32,8 @@ from .governance.records import UsageRecord
 from .providers.base import Deployment
 from .providers.registry import build_deployments
 from .providers.transport import AiohttpTransport, Transport
+from .redaction import Policies, Vault, restore_response
+from .redaction.stream import RestoringStream
 from .resilience.breaker import Breaker
 from .resilience.executor import ChatStream, Executor
 from .resilience.health import HealthMonitor
@@ -87,6 +91,8 @@ class Gateway:
         self.breaker.listeners.append(self.alerts.on_breaker)
         self.cache = ResponseCache.from_config(config) if config.cache.enabled else None
         """The response cache (``cache:`` in the configuration); ``None`` when caching is off."""
+        self.redaction = Policies.from_config(config)
+        """Personal-data redaction per route (``redaction:``); ``None`` when it is off everywhere."""
         self.telemetry.bind(self)
 
     @classmethod
@@ -112,12 +118,14 @@ class Gateway:
         the request's instructions to the response cache (``no_cache``, ``no_store``, TTL, namespace)."""
         if request.stream:
             raise InvalidRequestError("use Gateway.stream() for stream=true requests", param="stream")
+        # Redacted first: routing, the cache key, the provider and logged bodies only ever see placeholders.
+        request, vault = self._redact(request) if self.redaction is not None else (request, None)
         started, ticket = await self._admit(request, principal, request_id)
         probe = await self.cache.lookup(request, ticket.principal, ticket.plan, cache) if self.cache else None
         if probe is not None and probe.answer is not None:
             hit = probe.response()
             hit.meta = self._from_cache(ticket, request, started, probe)
-            return hit
+            return self._restored(hit, vault)
         try:
             response = await self.executor.chat(ticket.plan, request)
         except SwitchyardError as exc:
@@ -134,6 +142,28 @@ class Gateway:
                     probe, response, deployment=meta.deployment, provider=meta.provider, cost_usd=meta.cost_usd,
                     request_id=ticket.member,
                 )
+        # Restored into a new response: the cache holds (and encodes later) the one with placeholders.
+        return self._restored(response, vault)
+
+    async def embed(
+        self, request: EmbeddingRequest, *, principal: Principal | None = None, request_id: str | None = None
+    ) -> EmbeddingResponse:
+        """Embeddings of ``request.input``, one vector per input. Routed (to embedding deployments only), admitted,
+        retried, fallen back and accounted like :meth:`chat`; the response cache does not take part."""
+        check_embedding_request(request)
+        view = routing_view(request)
+        started, ticket = await self._admit(
+            view, principal, request_id, mode="embedding", prompt_tokens=estimate_input_tokens(request)
+        )
+        try:
+            response = await self.executor.embed(ticket.plan, request)
+        except SwitchyardError as exc:
+            self._account(ticket, view, started, None, None, exc)
+            raise
+        meta = response.meta
+        if meta is not None:
+            self._describe(meta, ticket)
+            meta.cost_usd = self._account(ticket, view, started, meta, response.usage, None)
         return response
 
     async def stream(
@@ -146,10 +176,12 @@ class Gateway:
     ) -> ChatStream:
         """Open a stream. Falls back while nothing has been received; ``stream.meta`` says who answers. The cost
         is settled when the stream ends (``stream.meta.cost_usd``). A cached answer is played back as a stream."""
+        request, vault = self._redact(request) if self.redaction is not None else (request, None)
         started, ticket = await self._admit(request, principal, request_id)
         probe = await self.cache.lookup(request, ticket.principal, ticket.plan, cache) if self.cache else None
         if probe is not None and probe.answer is not None:
-            return ReplayStream(probe.chunks(), self._from_cache(ticket, request, started, probe))
+            replay = ReplayStream(probe.chunks(), self._from_cache(ticket, request, started, probe))
+            return self._restoring(replay, vault)
         try:
             stream = await self.executor.stream(ticket.plan, request)
             first_token = time.time()
@@ -181,11 +213,32 @@ class Gateway:
                 )
 
         stream.on_close = closed
-        return stream
+        # The wrapper restores what the client reads; the recorder and ``closed`` above see placeholders only.
+        return self._restoring(stream, vault)
 
-    async def _plans(self, request: ChatRequest, principal: Principal) -> tuple[Plan, list[Plan]]:
+    def _redact(self, request: ChatRequest) -> tuple[ChatRequest, Vault | None]:
+        assert self.redaction is not None
+        policy = self.redaction.get(request.model)
+        return policy.redact(request) if policy is not None else (request, None)
+
+    @staticmethod
+    def _restored(response: ChatResponse, vault: Vault | None) -> ChatResponse:
+        if vault is None:
+            return response
+        if response.meta is not None:
+            response.meta.redacted = vault.count
+        return restore_response(response, vault) if vault.restore and vault.count else response
+
+    @staticmethod
+    def _restoring(stream: ChatStream, vault: Vault | None) -> ChatStream:
+        if vault is None:
+            return stream
+        stream.meta.redacted = vault.count
+        return RestoringStream(stream, vault) if vault.restore and vault.count else stream
+
+    async def _plans(self, request: ChatRequest, principal: Principal, mode: str) -> tuple[Plan, list[Plan]]:
         key = principal.key.id if principal.key is not None else None
-        plan = await self.router.aplan(request, user=principal.user or request.user, key=key)
+        plan = await self.router.aplan(request, user=principal.user or request.user, key=key, mode=mode)
         route = self.config.routes.get(plan.route or "")
         if route is None or not route.tiers:
             return plan, []
@@ -198,19 +251,20 @@ class Gateway:
         return plan, tiers
 
     async def _admit(
-        self, request: ChatRequest, principal: Principal | None, request_id: str | None
+        self, request: ChatRequest, principal: Principal | None, request_id: str | None, *, mode: str = "chat",
+        prompt_tokens: int | None = None,
     ) -> tuple[float, Ticket]:
         started = time.time()
         principal = principal or Principal()
         member = request_id or f"{random.getrandbits(128):032x}"
         self.telemetry.begin(request, member)
         try:
-            plan, tiers = await self._plans(request, principal)
+            plan, tiers = await self._plans(request, principal, mode)
         except SwitchyardError as exc:
             self.telemetry.unplanned(request, member, started, exc)
             raise
         try:
-            ticket = await self.governor.admit(principal, request, plan, member, tiers)
+            ticket = await self.governor.admit(principal, request, plan, member, tiers, prompt_tokens=prompt_tokens)
         except SwitchyardError as exc:
             self._record(Ticket(member, principal, plan), request, started, None, None, None, exc)
             raise

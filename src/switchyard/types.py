@@ -241,6 +241,9 @@ class ResponseMeta(msgspec.Struct, kw_only=True):
     cache: Literal["hit", "semantic-hit", "miss", "skip"] | None = None
     """What the response cache did (``x-switchyard-cache``); ``None`` when caching is off. On a hit, ``deployment``
     names the deployment that made the cached answer and ``attempts`` is empty: nothing was sent upstream."""
+    redacted: int | None = None
+    """Mentions of personal data replaced by placeholders before the request left (``x-switchyard-redacted``);
+    ``None`` when the request's redaction policy is off."""
 
     @property
     def fallback_used(self) -> bool:

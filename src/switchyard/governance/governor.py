@@ -112,8 +112,11 @@ class Governor:
     # -- admission ---------------------------------------------------------------------------------------------
 
     async def admit(
-        self, principal: Principal, request: ChatRequest, plan: Plan, member: str, tiers: Sequence[Plan] = ()
+        self, principal: Principal, request: ChatRequest, plan: Plan, member: str, tiers: Sequence[Plan] = (),
+        *, prompt_tokens: int | None = None,
     ) -> Ticket:
+        """``prompt_tokens``: the request's input, when the caller knows it better than the pricer's estimate of
+        ``request`` (an embeddings request's routing view carries no text)."""
         key = principal.key
         if key is not None and key.models and request.model not in key.models:
             raise ForbiddenError(
@@ -121,7 +124,7 @@ class Governor:
                 code="model_not_allowed",
             )
         now = self.clock()
-        prompt = self.pricer.prompt_tokens(request)
+        prompt = self.pricer.prompt_tokens(request) if prompt_tokens is None else prompt_tokens
         options = list(tiers) or [plan]
         estimates = [self._estimate(p, request, prompt) for p in options]
         first_estimate, output = estimates[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["UNKNOWN", "Capabilities", "LongContextPrice", "ModelInfo", "Price", "Rates"]
+__all__ = ["UNKNOWN", "Capabilities", "LongContextPrice", "ModelInfo", "ModelKind", "Price", "Rates"]
 
 ModelKind = Literal["chat", "embedding"]
 

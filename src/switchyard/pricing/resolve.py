@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .catalog import Catalog
-from .info import UNKNOWN, Capabilities, ModelInfo, Price
+from .info import UNKNOWN, Capabilities, ModelInfo, ModelKind, Price
 
 if TYPE_CHECKING:
     from ..config import ModelConfig
@@ -38,4 +38,13 @@ def resolve(model_config: ModelConfig, provider_type: str, catalog: Catalog | No
         price=price,
         context_window=model_config.context_window or info.context_window,
         capabilities=capabilities,
+        kind=model_config.mode or _kind(info, model_config.model),
     )
+
+
+def _kind(info: ModelInfo, model: str) -> ModelKind:
+    # A model's own entry knows; a section default ("local/*") or no entry knows nothing of the model, and embedding
+    # models say so in their names (nomic-embed-text, mxbai-embed-large, text-embedding-3-small).
+    if info.catalog_id is not None and not info.catalog_id.endswith("/*"):
+        return info.kind
+    return "embedding" if "embed" in model.lower() else "chat"

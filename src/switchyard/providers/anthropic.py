@@ -194,7 +194,7 @@ class AnthropicAdapter(Adapter):
 
     protocol: ClassVar[str] = "anthropic"
     default_profile: ClassVar[Profile] = Profile(
-        n=False, seed=False, penalties=False, logprobs=False, logit_bias=False, message_name=False
+        n=False, seed=False, penalties=False, logprobs=False, logit_bias=False, message_name=False, embeddings=False
     )
 
     def __init__(self, provider_name: str, config: ProviderConfig, preset: Preset, transport: Transport) -> None:

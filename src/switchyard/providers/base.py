@@ -3,7 +3,8 @@
 An adapter is wire translation only: ``_build_request`` (canonical → upstream request),
 ``_process_response`` (upstream JSON → canonical), ``_new_stream_state`` + ``_process_stream_event``
 (upstream SSE → canonical chunks) and ``_error_details`` (upstream error body → message/code), plus the
-optional ``_classify_error`` hook for provider-specific error kinds. Sending, reading, error mapping,
+optional ``_classify_error`` hook for provider-specific error kinds. Adapters whose provider has an embeddings
+endpoint add ``_build_embeddings_request`` and ``_process_embeddings_response``. Sending, reading, error mapping,
 capability checks and stream completion checks live here once.
 
 Credentials, base URLs and vendor quirks come from the :class:`Preset` (see ``presets.py``); capability
@@ -23,6 +24,7 @@ from urllib.parse import urlencode
 import orjson
 
 from ..config import ModelConfig, ProviderConfig, Timeouts
+from ..embedding_types import EmbeddingRequest, EmbeddingResponse
 from ..errors import (
     AuthenticationError,
     BadRequestError,
@@ -64,6 +66,10 @@ class Profile:
     message_name: bool = True
     stream_usage: bool = True
     """Upstream honours ``stream_options.include_usage``; without it streamed usage is unknown."""
+    embeddings: bool = True
+    """The provider has an embeddings endpoint (Anthropic has none)."""
+    embedding_tokens: bool = True
+    """Embedding inputs may be token arrays, not only text (OpenAI's wire format; Gemini takes text only)."""
 
     def with_overrides(self, overrides: Mapping[str, bool], *, key: str) -> Profile:
         known = {f.name for f in fields(self)}
@@ -106,12 +112,18 @@ class Deployment:
     timeout: Timeouts
     max_output_tokens: int | None = None
     context_window: int | None = None
+    mode: Literal["chat", "embedding"] = "chat"
+    """Chat completions or embeddings: a deployment serves one kind of request, never the other."""
 
     @classmethod
-    def from_config(cls, name: str, config: ModelConfig, adapter: Adapter) -> Deployment:
+    def from_config(
+        cls, name: str, config: ModelConfig, adapter: Adapter, *, mode: Literal["chat", "embedding"] = "chat"
+    ) -> Deployment:
         profile = adapter.preset.profile
         if config.capabilities:
             profile = profile.with_overrides(config.capabilities, key=f"models.{name}.capabilities")
+        if mode == "embedding" and not profile.embeddings:
+            raise ConfigError(f"provider '{config.provider}' has no embeddings API", key=f"models.{name}.mode")
         return cls(
             name=name,
             provider=adapter.provider_name,
@@ -121,6 +133,7 @@ class Deployment:
             timeout=config.timeout or adapter.config.timeout,
             max_output_tokens=config.max_output_tokens,
             context_window=config.context_window,
+            mode=mode,
         )
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
@@ -128,6 +141,9 @@ class Deployment:
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         return self.adapter.stream(request, self)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        return await self.adapter.embed(request, self)
 
 
 @dataclass(slots=True)
@@ -221,23 +237,25 @@ class Adapter(ABC):
 
     async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         self.check_request(request, deployment)
-        upstream = self._build_request(request, deployment, stream=False)
-        response = await self._send(upstream, deployment)
-        try:
-            body = await response.read()
-        except UpstreamError as exc:
-            raise self._attribute(exc, deployment) from exc.__cause__
-        finally:
-            response.close()
-        data = self._decode(body, deployment)
+        data = await self._exchange(self._build_request(request, deployment, stream=False), deployment)
         try:
             return self._process_response(data, request, deployment)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise self._malformed(exc, deployment) from exc
+
+    async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        self.check_embeddings(request, deployment)
+        data = await self._exchange(self._build_embeddings_request(request, deployment), deployment)
+        try:
+            response = self._process_embeddings_response(data, request, deployment)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise self._malformed(exc, deployment) from exc
+        if len(response.vectors) != request.count:
             raise MalformedResponseError(
-                f"unexpected response shape from upstream: {type(exc).__name__}: {exc}",
-                provider=self.provider_name,
-                deployment=deployment.name,
-            ) from exc
+                f"upstream returned {len(response.vectors)} embeddings for {request.count} inputs",
+                provider=self.provider_name, deployment=deployment.name,
+            )
+        return response
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> AsyncGenerator[ChatChunk, None]:
         self.check_request(request, deployment)
@@ -271,6 +289,11 @@ class Adapter(ABC):
 
     def check_request(self, request: ChatRequest, deployment: Deployment) -> None:
         """Reject, before sending, anything this deployment cannot honour."""
+        if deployment.mode != "chat":
+            raise UnsupportedFeatureError(
+                self.provider_name, "chat completions", model=deployment.model,
+                hint=f"'{deployment.name}' is an embedding model: send it to /v1/embeddings",
+            )
         profile = deployment.profile
         for flag, feature, used in _FEATURES:
             # The flag first: for a fully capable provider no request is inspected at all.
@@ -283,6 +306,20 @@ class Adapter(ABC):
                         part.inline_data()
                     except ValueError as exc:
                         raise InvalidRequestError(str(exc), param="messages") from exc
+
+    def check_embeddings(self, request: EmbeddingRequest, deployment: Deployment) -> None:
+        """Reject, before sending, an embeddings request this deployment cannot honour."""
+        profile = deployment.profile
+        if not profile.embeddings:
+            raise UnsupportedFeatureError(self.provider_name, "embeddings", model=deployment.model)
+        if deployment.mode != "embedding":
+            raise UnsupportedFeatureError(
+                self.provider_name, "embeddings", model=deployment.model,
+                hint=f"'{deployment.name}' is a chat model (set `mode: embedding` on a model that embeds)",
+            )
+        if request.tokens and not profile.embedding_tokens:
+            raise UnsupportedFeatureError(self.provider_name, "token-array embedding input", model=deployment.model,
+                                          hint="send the input as text")
 
     # -- what each adapter implements ---------------------------------------------------------------------
 
@@ -309,6 +346,17 @@ class Adapter(ABC):
     def _classify_error(self, status: int, details: ErrorDetails) -> type[UpstreamError] | None:
         """Provider-specific error kinds (context length, content filter); ``None``: decide by status."""
         return None
+
+    def _build_embeddings_request(self, request: EmbeddingRequest, deployment: Deployment) -> UpstreamRequest:
+        """Translate a canonical embeddings request; adapters of providers with an embeddings endpoint override it
+        (``check_embeddings`` keeps everyone else from getting here)."""
+        raise UnsupportedFeatureError(self.provider_name, "embeddings", model=deployment.model)
+
+    def _process_embeddings_response(
+        self, data: Any, request: EmbeddingRequest, deployment: Deployment
+    ) -> EmbeddingResponse:
+        """Translate the upstream embeddings body into a canonical response, vectors in input order."""
+        raise UnsupportedFeatureError(self.provider_name, "embeddings", model=deployment.model)
 
     # -- shared machinery ---------------------------------------------------------------------------------
 
@@ -341,6 +389,24 @@ class Adapter(ABC):
                 response.close()
             raise self._map_error(response.status, response.headers, body, deployment)
         return response
+
+    async def _exchange(self, upstream: UpstreamRequest, deployment: Deployment) -> Any:
+        """Send a non-streaming request and return its decoded JSON body."""
+        response = await self._send(upstream, deployment)
+        try:
+            body = await response.read()
+        except UpstreamError as exc:
+            raise self._attribute(exc, deployment) from exc.__cause__
+        finally:
+            response.close()
+        return self._decode(body, deployment)
+
+    def _malformed(self, exc: Exception, deployment: Deployment) -> MalformedResponseError:
+        return MalformedResponseError(
+            f"unexpected response shape from upstream: {type(exc).__name__}: {exc}",
+            provider=self.provider_name,
+            deployment=deployment.name,
+        )
 
     def _attribute(self, exc: UpstreamError, deployment: Deployment) -> UpstreamError:
         exc.provider = exc.provider or self.provider_name

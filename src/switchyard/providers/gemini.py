@@ -10,6 +10,10 @@ each candidate; it has no terminator event, so a stream is complete once every c
 ``ChatRequest.extra`` is merged into the top-level body *recursively*: ``{"safetySettings": [...]}`` is added
 as is, ``{"generationConfig": {"thinkingConfig": {...}}}`` joins the generation config built from the
 canonical fields instead of replacing it. At every level the caller's value wins, and lists are replaced.
+
+Embeddings go to ``:batchEmbedContents``, one ``requests`` entry per input (as the google-genai SDK sends them);
+``EmbeddingRequest.extra`` (``taskType``, ``title``) is merged into each entry. The API reports no token usage
+for embeddings, so the response carries the offline estimate, marked ``usage_estimated``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any, ClassVar, Final
 
 import orjson
 
+from ..embedding_types import EmbeddingRequest, EmbeddingResponse
+from ..embeddings import estimate_input_tokens
 from ..errors import (
     AuthenticationError,
     ContentFilteredError,
@@ -289,7 +295,9 @@ class GeminiAdapter(Adapter):
     google-genai SDK; ``api_version`` (default ``v1beta``) is the path's first segment."""
 
     protocol: ClassVar[str] = "gemini"
-    default_profile: ClassVar[Profile] = Profile(logit_bias=False, parallel_tool_calls=False, message_name=False)
+    default_profile: ClassVar[Profile] = Profile(
+        logit_bias=False, parallel_tool_calls=False, message_name=False, embedding_tokens=False
+    )
 
     def _path(self, model: str, method: str) -> str:
         # A bare id is a base model; ``tunedModels/...`` (or an explicit ``models/...``) names its own collection.
@@ -342,6 +350,31 @@ class GeminiAdapter(Adapter):
         else:
             url = self._url(self._path(deployment.model, "generateContent"))
         return UpstreamRequest("POST", url, self.headers, self._encode(self._build_body(request)), deployment.timeout)
+
+    def _build_embeddings_request(self, request: EmbeddingRequest, deployment: Deployment) -> UpstreamRequest:
+        resource = deployment.model if "/" in deployment.model else f"models/{deployment.model}"
+        requests = []
+        for text in request.input:
+            entry: dict[str, Any] = {"model": resource, "content": {"parts": [{"text": text}]}}
+            if request.dimensions is not None:
+                entry["outputDimensionality"] = request.dimensions
+            requests.append(_merge(entry, request.extra) if request.extra else entry)
+        url = self._url(self._path(deployment.model, "batchEmbedContents"))
+        body = self._encode({"requests": requests})
+        return UpstreamRequest("POST", url, self.headers, body, deployment.timeout)
+
+    def _process_embeddings_response(
+        self, data: Any, request: EmbeddingRequest, deployment: Deployment
+    ) -> EmbeddingResponse:
+        vectors = [embedding["values"] for embedding in _object(data)["embeddings"]]
+        reported = data.get("usageMetadata")
+        if reported:
+            usage = Usage(input_tokens=reported.get("promptTokenCount") or 0)
+        else:
+            usage = Usage(input_tokens=estimate_input_tokens(request))
+        return EmbeddingResponse(
+            model=deployment.model, vectors=vectors, usage=usage, usage_estimated=not reported
+        )
 
     def _blocked(self, data: dict[str, Any], deployment: Deployment) -> UpstreamError:
         feedback = data.get("promptFeedback") or {}

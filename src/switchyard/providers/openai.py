@@ -1,14 +1,18 @@
-"""OpenAI Chat Completions adapter. Every OpenAI-compatible vendor (Groq, xAI, DeepSeek, Mistral, Together,
-OpenRouter, vLLM, Ollama, Azure AI inference) is a preset of this adapter; Azure OpenAI subclasses it only
-for its URL scheme."""
+"""OpenAI Chat Completions and Embeddings adapter. Every OpenAI-compatible vendor (Groq, xAI, DeepSeek, Mistral,
+Together, OpenRouter, vLLM, Ollama, Azure AI inference) is a preset of this adapter; Azure OpenAI subclasses it
+only for its URL scheme."""
 
 from __future__ import annotations
 
+import array
+import base64
+import sys
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import orjson
 
+from ..embedding_types import EmbeddingRequest, EmbeddingResponse
 from ..errors import ContentFilteredError, ContextLengthExceededError, UpstreamError, UpstreamUnavailableError
 from ..types import (
     ChatChunk,
@@ -27,7 +31,7 @@ from .base import Adapter, Deployment, ErrorDetails, StreamState
 from .sse import SSEEvent
 from .transport import UpstreamRequest
 
-__all__ = ["OpenAIAdapter", "encode_messages", "parse_usage"]
+__all__ = ["OpenAIAdapter", "decode_vector", "encode_messages", "parse_usage"]
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
@@ -90,6 +94,19 @@ def parse_usage(data: dict[str, Any] | None) -> Usage | None:
     )
 
 
+def decode_vector(value: Any) -> list[float]:
+    """An embedding as OpenAI sends it: a list of floats, or (``encoding_format: base64``) little-endian float32
+    bytes in base64, which the official SDKs ask for by default."""
+    if isinstance(value, str):
+        floats = array.array("f", base64.b64decode(value, validate=True))
+        if sys.byteorder == "big":
+            floats.byteswap()
+        return floats.tolist()
+    if not isinstance(value, list):
+        raise TypeError(f"embedding must be a list of numbers or a base64 string, got {type(value).__name__}")
+    return value
+
+
 class _OpenAIStreamState(StreamState):
     def __init__(self, request: ChatRequest, deployment: Deployment) -> None:
         super().__init__(request, deployment)
@@ -99,6 +116,7 @@ class _OpenAIStreamState(StreamState):
 class OpenAIAdapter(Adapter):
     protocol: ClassVar[str] = "openai"
     path: ClassVar[str] = "/chat/completions"
+    embeddings_path: ClassVar[str] = "/embeddings"
 
     def _build_body(self, request: ChatRequest, deployment: Deployment, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"model": deployment.model, "messages": encode_messages(request.messages)}
@@ -186,6 +204,38 @@ class OpenAIAdapter(Adapter):
 
     def _new_stream_state(self, request: ChatRequest, deployment: Deployment) -> StreamState:
         return _OpenAIStreamState(request, deployment)
+
+    def _build_embeddings_body(self, request: EmbeddingRequest, deployment: Deployment) -> dict[str, Any]:
+        # The client's encoding goes upstream as asked: base64 (the SDKs' default) is a quarter of the bytes, and a
+        # server that ignores it and sends floats is read just the same.
+        body: dict[str, Any] = {
+            "model": deployment.model,
+            "input": request.input or request.tokens,
+            "encoding_format": request.encoding_format,
+        }
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        if request.user is not None:
+            body["user"] = request.user
+        body.update(request.extra)
+        return body
+
+    def _build_embeddings_request(self, request: EmbeddingRequest, deployment: Deployment) -> UpstreamRequest:
+        body = self._build_embeddings_body(request, deployment)
+        return UpstreamRequest(
+            "POST", self._url(self.embeddings_path), self.headers, self._encode(body), deployment.timeout
+        )
+
+    def _process_embeddings_response(
+        self, data: Any, request: EmbeddingRequest, deployment: Deployment
+    ) -> EmbeddingResponse:
+        items = sorted(data["data"], key=lambda item: item.get("index", 0))
+        usage = data.get("usage") or {}
+        return EmbeddingResponse(
+            model=data.get("model") or deployment.model,
+            vectors=[decode_vector(item["embedding"]) for item in items],
+            usage=Usage(input_tokens=usage.get("prompt_tokens") or 0) if usage else None,
+        )
 
     def _process_stream_event(self, event: SSEEvent, state: StreamState) -> Iterable[ChatChunk]:
         assert isinstance(state, _OpenAIStreamState)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from ..config import Config, ProviderConfig, Secret
 from ..errors import ConfigError
+from ..pricing import resolve
 from .base import Adapter, Deployment
 from .presets import PRESETS
 from .transport import Transport
@@ -39,5 +40,8 @@ def build_adapter(
 def build_deployments(config: Config, transport: Transport) -> dict[str, Deployment]:
     adapters = {name: build_adapter(name, provider, transport) for name, provider in config.providers.items()}
     return {
-        name: Deployment.from_config(name, model, adapters[model.provider]) for name, model in config.models.items()
+        name: Deployment.from_config(
+            name, model, adapters[model.provider], mode=resolve(model, config.providers[model.provider].type).kind
+        )
+        for name, model in config.models.items()
     }

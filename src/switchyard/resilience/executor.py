@@ -24,6 +24,7 @@ from typing import TypeVar
 
 import msgspec
 
+from ..embedding_types import EmbeddingRequest, EmbeddingResponse
 from ..errors import (
     AllAttemptsFailedError,
     RateLimitedError,
@@ -69,7 +70,7 @@ class Executor:
         self.on_attempt = on_attempt
 
     async def chat(self, plan: Plan, request: ChatRequest) -> ChatResponse:
-        walk = _Walk(self, plan, request)
+        walk = _Walk(self, plan, _chat_check(request))
 
         async def call(deployment: Deployment) -> ChatResponse:
             return await deployment.chat(request)
@@ -78,8 +79,19 @@ class Executor:
         response.meta = walk.meta(deployment)
         return response
 
+    async def embed(self, plan: Plan, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Embeddings, walked over the plan like a chat request: retries, fallback, breakers, hedging."""
+        walk = _Walk(self, plan, lambda d: d.adapter.check_embeddings(request, d))
+
+        async def call(deployment: Deployment) -> EmbeddingResponse:
+            return await deployment.embed(request)
+
+        response, deployment = await walk.run(call)
+        response.meta = walk.meta(deployment)
+        return response
+
     async def stream(self, plan: Plan, request: ChatRequest) -> ChatStream:
-        walk = _Walk(self, plan, request)
+        walk = _Walk(self, plan, _chat_check(request))
         opened, deployment = await walk.run(lambda d: self.open_stream(d, request), stream=True)
         resume = None
         if plan.policy.stream_continue:
@@ -116,21 +128,26 @@ class Executor:
             rest = plan.candidates[plan.candidates.index(failed) + 1 :] if failed in plan.candidates else ()
             continued = Plan(plan.requested, plan.route, rest, plan.policy)
             follow_up = msgspec.structs.replace(request, messages=[*request.messages, Message.assistant(partial)])
-            walk = _Walk(self, continued, follow_up)
+            walk = _Walk(self, continued, _chat_check(follow_up))
             opened, _ = await walk.run(lambda d: self.open_stream(d, follow_up), stream=True)
             return opened
 
         return resume
 
 
-class _Walk:
-    """One request's walk over a plan: the queue of candidates, retries owed, and what was tried."""
+def _chat_check(request: ChatRequest) -> Callable[[Deployment], None]:
+    return lambda deployment: deployment.adapter.check_request(request, deployment)
 
-    def __init__(self, executor: Executor, plan: Plan, request: ChatRequest) -> None:
+
+class _Walk:
+    """One request's walk over a plan: the queue of candidates, retries owed, and what was tried. ``check`` raises
+    ``UnsupportedFeatureError`` for a deployment that cannot take the request, which is then skipped."""
+
+    def __init__(self, executor: Executor, plan: Plan, check: Callable[[Deployment], None]) -> None:
         self.x = executor
         self.plan = plan
         self.policy = plan.policy
-        self.request = request
+        self.check = check
         self.queue: deque[Deployment] = deque(plan.candidates)
         self.deferred: list[tuple[float, int, Deployment]] = []  # (ready at, order, deployment): 429s to retry
         self.retries: Counter[tuple[str, str]] = Counter()
@@ -163,7 +180,7 @@ class _Walk:
             if deployment.context_window is not None and deployment.context_window <= self.window_needed:
                 continue
             try:
-                deployment.adapter.check_request(self.request, deployment)
+                self.check(deployment)
             except UnsupportedFeatureError as exc:
                 self.skipped.append(exc)
                 continue

@@ -1,4 +1,5 @@
-"""Active health probes: a one-token request to every deployment on an interval (off by default).
+"""Active health probes: a one-token request (a one-word embedding) to every deployment on an interval (off by
+default).
 
 Passive statistics only learn about a deployment from traffic; a probe finds a dead deployment before a user
 does, and closes a recovered one's breaker without a user's request being the probe. A probe is an ordinary,
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..config import HealthConfig
+from ..embedding_types import EmbeddingRequest
 from ..errors import SwitchyardError, UpstreamError, UpstreamTimeoutError
 from ..providers.base import Deployment
 from ..types import ChatRequest, Message
@@ -58,11 +60,14 @@ class Prober:
         breaker, health = self.executor.breaker, self.executor.health
         if await breaker.admit(deployment.name) == "open":
             return None
-        request = ChatRequest(model=deployment.name, messages=[Message.user("ping")], max_tokens=1)
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.config.probe_timeout_s):
-                await deployment.chat(request)
+                if deployment.mode == "embedding":
+                    await deployment.embed(EmbeddingRequest(model=deployment.name, input=["ping"]))
+                else:
+                    await deployment.chat(ChatRequest(model=deployment.name, messages=[Message.user("ping")],
+                                                      max_tokens=1))
         except TimeoutError:
             return await self._failed(deployment, UpstreamTimeoutError(
                 f"health probe timed out after {self.config.probe_timeout_s:g}s",

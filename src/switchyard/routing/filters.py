@@ -1,6 +1,7 @@
-"""Filters that run before ranking: tags, required capabilities, context-window fit, then health.
+"""Filters that run before ranking: the request's kind (chat or embedding), tags, required capabilities,
+context-window fit, then health.
 
-The first three are facts about the request and the deployment: when they remove every candidate the request can
+The first four are facts about the request and the deployment: when they remove every candidate the request can
 never be served as sent (400). Health passes: when some deployment failed only on health, the answer is 503.
 Either way the error says which filter removed which deployment and why.
 
@@ -25,7 +26,8 @@ Available = Callable[[str], bool]
 Removed = dict[str, list[tuple[str, str]]]
 """Filter name → ``(deployment, why)`` for each deployment it removed."""
 
-_ORDER = ("tags", "capability", "context_window", "health")
+_ORDER = ("mode", "tags", "capability", "context_window", "health")
+_MODES = {"chat": ("a chat model", "chat completions"), "embedding": ("an embedding model", "embeddings")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +39,16 @@ class Pool:
     """Features at least one of them lacks: only these are worth checking on a request."""
     min_window: int | None
     """The smallest known context window: a request under it fits everywhere."""
+    mode: str | None = "chat"
+    """The mode every member shares (``None``: mixed): a request of that mode needs no per-target check."""
 
     @classmethod
     def of(cls, targets: Iterable[Target]) -> Pool:
         members = tuple(targets)
         lacks = frozenset().union(*(t.lacks for t in members))
         windows = [t.context_window for t in members if t.context_window is not None]
-        return cls(members, lacks, min(windows) if windows else None)
+        modes = {t.mode for t in members}
+        return cls(members, lacks, min(windows) if windows else None, modes.pop() if len(modes) == 1 else None)
 
 
 def _drop(
@@ -63,6 +68,10 @@ def qualify(pool: Pool, needs: Needs, available: Available | None, removed: Remo
 
     ``available`` is ``None`` when health should not filter."""
     kept = pool.targets
+    if pool.mode != needs.mode:
+        mode = needs.mode
+        kept = _drop(kept, removed, "mode", lambda t: t.mode == mode,
+                     lambda t: f"{_MODES[t.mode][0]}; the request is for {_MODES[mode][1]}")
     if needs.request.tags:
         demanded = needs.tags
         kept = _drop(kept, removed, "tags", lambda t: demanded <= t.tags,

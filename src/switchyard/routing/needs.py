@@ -1,5 +1,5 @@
-"""What a request demands of a deployment: features (tools, vision, JSON schema, streaming), room in the context
-window, and tags.
+"""What a request demands of a deployment: its kind (chat or embedding), features (tools, vision, JSON schema,
+streaming), room in the context window, and tags.
 
 Each is computed on first use and kept, so a route whose deployments can all do everything never scans the
 messages, and the prompt-token estimate is made at most once per request however many filters and strategies ask.
@@ -8,12 +8,13 @@ messages, and the prompt-token estimate is made at most once per request however
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 from ..errors import InvalidRequestError
 from ..pricing import IMAGE_TOKENS, estimate_prompt_tokens
 from ..types import ChatRequest, ImagePart, TextPart
 
-__all__ = ["Needs", "parse_tags", "take_tags"]
+__all__ = ["Needs", "Tagged", "parse_tags", "take_tags"]
 
 _CEILING_PER_CHAR = 3.0
 _PER_MESSAGE_CHARS = 4
@@ -33,7 +34,12 @@ def parse_tags(value: str | Iterable[object]) -> list[str]:
     return tags
 
 
-def take_tags(request: ChatRequest) -> None:
+class Tagged(Protocol):
+    extra: dict[str, Any]
+    tags: list[str]
+
+
+def take_tags(request: Tagged) -> None:
     """Move ``metadata.tags`` of the body onto ``request.tags``. They are routing instructions for us, and
     providers reject them (OpenAI wants string metadata values, Anthropic allows only ``user_id``)."""
     metadata = request.extra.get("metadata")
@@ -51,11 +57,13 @@ def take_tags(request: ChatRequest) -> None:
 class Needs:
     """The demands of one request, derived lazily."""
 
-    __slots__ = ("_ceiling", "_features", "_prompt_tokens", "_tags", "request", "tag_rules")
+    __slots__ = ("_ceiling", "_features", "_prompt_tokens", "_tags", "mode", "request", "tag_rules")
 
-    def __init__(self, request: ChatRequest, tag_rules: Mapping[str, list[str]]) -> None:
+    def __init__(self, request: ChatRequest, tag_rules: Mapping[str, list[str]], mode: str = "chat") -> None:
         self.request = request
         self.tag_rules = tag_rules
+        self.mode = mode
+        """``chat``, or ``embedding`` for an embeddings request (``request`` is then its routing view)."""
         self._features: frozenset[str] | None = None
         self._prompt_tokens: int | None = None
         self._tags: frozenset[str] | None = None

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ..config import Config, ResilienceConfig, RouteConfig
-from ..errors import ModelNotFoundError, NoCandidateError, SwitchyardError
+from ..errors import ModelNotFoundError, NoCandidateError, SwitchyardError, UnsupportedFeatureError
 from ..providers.base import Deployment
 from ..resilience.health import HealthMonitor
 from ..resilience.policy import Policy
@@ -39,9 +39,9 @@ __all__ = ["Plan", "Router"]
 
 
 class _Direct:
-    """A model named by the client: itself, then the default chain. Only tags filter it (a request tagged
-    ``private`` must not reach a cloud model by naming it); capabilities and health are the walk's business, as
-    they always were for a single named model."""
+    """A model named by the client: itself, then the members of the default chain of its own mode (chat or
+    embedding). Only its mode and tags filter it (a request tagged ``private`` must not reach a cloud model by
+    naming it); capabilities and health are the walk's business, as they always were for a single named model."""
 
     __slots__ = ("plan", "pool")
 
@@ -50,6 +50,9 @@ class _Direct:
         self.pool = pool
 
     def resolve(self, needs: Needs) -> Plan:
+        named = self.plan.candidates[0]
+        if named.mode != needs.mode:
+            raise _wrong_mode(named, needs.mode)
         if not needs.request.tags:
             return self.plan
         removed: Removed = {}
@@ -97,8 +100,8 @@ class Router:
         chain = resilience.fallbacks
         default = Policy.resolve(None, resilience)
         self._direct: dict[str, _Direct] = {}
-        for name in deployments:
-            names = tuple(dict.fromkeys([name, *chain]))
+        for name, deployment in deployments.items():
+            names = tuple(dict.fromkeys([name, *(n for n in chain if deployments[n].mode == deployment.mode)]))
             decision = RouteDecision(strategy="direct", candidates=names)
             plan = Plan(name, None, tuple(deployments[n] for n in names), default, decision)
             self._direct[name] = _Direct(plan, Pool.of(self.targets[n] for n in names))
@@ -125,40 +128,46 @@ class Router:
         """Every name a client may send as ``model``."""
         return [*self._direct, *self._routes]
 
-    def _needs(self, request: ChatRequest) -> Needs:
-        return Needs(request, self.routing.tags)
+    def _needs(self, request: ChatRequest, mode: str) -> Needs:
+        return Needs(request, self.routing.tags, mode)
 
     def _unknown(self, request: ChatRequest) -> ModelNotFoundError:
         available = sorted(self.names)
         shown = ", ".join(available[:20]) + (" ..." if len(available) > 20 else "")
         return ModelNotFoundError(f"unknown model or route '{request.model}'; available: {shown}")
 
-    def plan(self, request: ChatRequest, *, user: str | None = None, key: str | None = None) -> Plan:
+    def plan(
+        self, request: ChatRequest, *, user: str | None = None, key: str | None = None, mode: str = "chat"
+    ) -> Plan:
         """The ordered candidates for ``request``. ``user`` and ``key`` (the virtual key's id) feed experiment
-        assignment and affinity. A prompt-reading strategy runs inline here; the gateway calls :meth:`aplan`."""
+        assignment and affinity; ``mode`` is ``embedding`` for an embeddings request (``request`` is then its
+        routing view), which only embedding deployments may serve. A prompt-reading strategy runs inline here; the
+        gateway calls :meth:`aplan`."""
         direct = self._direct.get(request.model)
         try:
             if direct is not None:
-                return direct.resolve(self._needs(request))
+                return direct.resolve(self._needs(request, mode))
             planner = self._routes.get(request.model)
             if planner is None:
                 raise self._unknown(request)
-            return planner.plan(request, self._needs(request), user=user, key=key, verdict=None)
+            return planner.plan(request, self._needs(request, mode), user=user, key=key, verdict=None)
         except NoCandidateError:
             self._rejected(request.model)
             raise
 
-    async def aplan(self, request: ChatRequest, *, user: str | None = None, key: str | None = None) -> Plan:
+    async def aplan(
+        self, request: ChatRequest, *, user: str | None = None, key: str | None = None, mode: str = "chat"
+    ) -> Plan:
         """:meth:`plan`, with classifiers' CPU work (embeddings, the learned router) run on the shared thread
         pool instead of the event loop."""
         planner = self._routes.get(request.model)
         chooser = planner.chooser if planner is not None else None
         if planner is None or chooser is None:
-            return self.plan(request, user=user, key=key)
+            return self.plan(request, user=user, key=key, mode=mode)
         found = chooser.quick(request, self.offload)
         verdict = found if found is not None else await self.offload.run(chooser.full, request)
         try:
-            return planner.plan(request, self._needs(request), user=user, key=key, verdict=verdict)
+            return planner.plan(request, self._needs(request, mode), user=user, key=key, verdict=verdict)
         except NoCandidateError:
             self._rejected(request.model)
             raise
@@ -220,3 +229,12 @@ class Router:
 
     def close(self) -> None:
         self.offload.close()
+
+
+def _wrong_mode(deployment: Deployment, mode: str) -> UnsupportedFeatureError:
+    if mode == "embedding":
+        hint = "it is a chat model" if deployment.profile.embeddings else "the provider has no embeddings API"
+        return UnsupportedFeatureError(deployment.provider, "embeddings", model=deployment.model,
+                                       hint=f"'{deployment.name}': {hint}")
+    return UnsupportedFeatureError(deployment.provider, "chat completions", model=deployment.model,
+                                   hint=f"'{deployment.name}' is an embedding model: send it to /v1/embeddings")

@@ -48,7 +48,7 @@ class PromptedDeployment(Deployment):
         return cls(
             name=deployment.name, provider=deployment.provider, model=deployment.model, adapter=deployment.adapter,
             profile=deployment.profile, timeout=deployment.timeout, max_output_tokens=deployment.max_output_tokens,
-            context_window=deployment.context_window, variant=variant,
+            context_window=deployment.context_window, mode=deployment.mode, variant=variant,
         )
 
     async def chat(self, request: ChatRequest) -> ChatResponse:

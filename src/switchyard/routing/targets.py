@@ -1,5 +1,5 @@
 """What routing knows about each deployment, resolved once at start-up: tags, quality, weight, price, window,
-provider limits, and which request features it is known not to support.
+provider limits, whether it serves chat or embeddings, and which request features it is known not to support.
 
 Nothing here changes per request, so the strategies and filters read plain attributes on the hot path.
 """
@@ -33,13 +33,15 @@ class Target:
     """Features this deployment is known not to support (an unknown capability is not a lack)."""
     rpm: int | None
     tpm: int | None
+    mode: str = "chat"
+    """``chat`` or ``embedding`` (``Deployment.mode``): which kind of request it may serve."""
 
     @classmethod
     def bare(cls, deployment: Deployment) -> Target:
         """What the deployment alone says (no catalog, no routing metadata), for a router built without a
         configuration."""
         return cls(deployment.name, deployment, frozenset(), None, 1.0, None, deployment.context_window,
-                   _lacks(deployment, {}), None, None)
+                   _lacks(deployment, {}), None, None, deployment.mode)
 
 
 def _lacks(deployment: Deployment, catalog_flags: Mapping[str, bool | None]) -> frozenset[str]:
@@ -70,5 +72,6 @@ def build_targets(config: Config, deployments: Mapping[str, Deployment]) -> dict
             lacks=_lacks(deployment, flags),
             rpm=model.rpm,
             tpm=model.tpm,
+            mode=deployment.mode,
         )
     return targets

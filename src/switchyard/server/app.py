@@ -15,7 +15,8 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple, Protocol
+from functools import partial
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import orjson
 
@@ -28,9 +29,10 @@ from ..governance.principal import Principal
 from ..resilience.executor import ChatStream
 from ..routing.needs import parse_tags, take_tags
 from ..telemetry.metrics import CONTENT_TYPE
-from ..types import ChatRequest
+from .anthropic_api import count_tokens, create_message
 from .cache_api import cache_control, cache_feedback
 from .dashboard import Dashboard
+from .embeddings_api import create_embeddings
 from .http import (
     Call,
     NotFoundError,
@@ -46,19 +48,32 @@ from .http import (
 )
 from .openai_ingress import parse_chat_request
 from .openai_render import render_chunk, render_error, render_response, render_usage_chunk
+from .responses_api import create_response
 from .routing_api import experiments_report, record_feedback
 
-__all__ = ["Admission", "GatewayApp", "create_app"]
+__all__ = ["Admission", "Attributed", "GatewayApp", "create_app"]
 
 Handler = Callable[[Call], Awaitable[None]]
 AdminHandler = Callable[[str, str, bytes, bytes], Awaitable[tuple[int, bytes]]]
 """``(method, path, query string, body) -> (status, JSON body)``, called once the master key is verified."""
 
 
-class Admission(NamedTuple):
-    """A parsed chat request with what the HTTP layer learnt about it, ready for :class:`Gateway`."""
+class Attributed(Protocol):
+    """What the HTTP layer reads and sets on a parsed request (chat, or embeddings) for attribution and routing."""
 
-    request: ChatRequest
+    user: str | None
+    extra: dict[str, Any]
+    tags: list[str]
+    session: str | None
+
+
+R = TypeVar("R", bound=Attributed)
+
+
+class Admission(NamedTuple, Generic[R]):
+    """A parsed request with what the HTTP layer learnt about it, ready for :class:`Gateway`."""
+
+    request: R
     principal: Principal
     request_id: str
     cache: CacheControl | None
@@ -76,7 +91,7 @@ logger = logging.getLogger("switchyard.server")
 _DONE = b"data: [DONE]\n\n"
 
 
-def _principal(scope: Scope, request: ChatRequest, caller: Caller) -> Principal:
+def _principal(scope: Scope, request: Attributed, caller: Caller) -> Principal:
     """Attribution and controls a client may send: ``x-switchyard-user``, ``x-switchyard-features`` (comma
     separated), ``x-switchyard-priority: critical`` and ``x-switchyard-max-cost`` (or ``max_cost`` in the body).
     Routing hints go onto the request: ``x-switchyard-tags`` (and ``metadata.tags``), ``x-switchyard-session``."""
@@ -132,6 +147,12 @@ class GatewayApp:
         self._routes: dict[str, tuple[bytes, Handler]] = {
             "/v1/chat/completions": (b"POST", chat),
             "/chat/completions": (b"POST", chat),
+            "/v1/responses": (b"POST", partial(create_response, self)),
+            "/responses": (b"POST", partial(create_response, self)),
+            "/v1/messages": (b"POST", partial(create_message, self)),
+            "/v1/embeddings": (b"POST", partial(create_embeddings, self)),
+            "/embeddings": (b"POST", partial(create_embeddings, self)),
+            "/v1/messages/count_tokens": (b"POST", partial(count_tokens, self)),
             "/v1/models": (b"GET", models),
             "/models": (b"GET", models),
             "/health": (b"GET", self._health),
@@ -198,8 +219,8 @@ class GatewayApp:
     async def _read_body(self, call: Call) -> bytes:
         return await read_body(call, self.max_body_bytes)
 
-    async def prepare(self, call: Call, parse: Callable[[bytes], ChatRequest]) -> Admission:
-        """What every chat-shaped ingress does before the gateway: authenticate, read and parse the body with
+    async def prepare(self, call: Call, parse: Callable[[bytes], R]) -> Admission[R]:
+        """What every ingress does before the gateway: authenticate, read and parse the body with
         the ingress's ``parse``, and read the caller's attribution, limits and cache controls from the headers.
         A request turned away here still counts in metrics and the request log."""
         try:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
+
+import msgspec
 
 from ..errors import (
     InvalidRequestError,
@@ -41,6 +43,7 @@ __all__ = [
     "secret_of",
     "send_raw",
     "usd",
+    "validation_message",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -113,6 +116,23 @@ class Call:
         await self.send({"type": "http.response.body", "body": body, "more_body": not last})
 
 
+def validation_message(
+    exc: msgspec.ValidationError, hints: Sequence[tuple[re.Pattern[str], str]] = ()
+) -> tuple[str, str | None]:
+    """msgspec's validation error as a client message and the ``param`` it names (``messages[0].role``), with
+    the first matching hint appended to "Invalid ..." messages, so every ingress words its 400s the same way."""
+    text = str(exc)
+    message, sep, where = text.partition(" - at `$")
+    if not sep:
+        return text, None
+    param = where.rstrip("`").lstrip(".")
+    if not param:
+        return message, None
+    hint = next((h for pattern, h in hints if pattern.search(param)), None)
+    suffix = f" ({hint})" if hint and message.startswith("Invalid") else ""
+    return f"{message} at '{param}'{suffix}", param
+
+
 async def read_body(call: Call, limit: int) -> bytes:
     """The whole request body; 413 beyond ``limit`` bytes, checked before and while reading."""
     for name, value in call.scope["headers"]:
@@ -152,6 +172,8 @@ def meta_headers(meta: ResponseMeta | None, upstream_model: str) -> Headers:
         headers.append((b"x-switchyard-route", explain(meta.routing, meta.deployment).encode()))
     if meta.cache is not None:
         headers.append((b"x-switchyard-cache", meta.cache.encode()))
+    if meta.redacted is not None:
+        headers.append((b"x-switchyard-redacted", str(meta.redacted).encode()))
     return headers
 
 

@@ -25,6 +25,7 @@ from ..types import (
     ToolCall,
     ToolChoice,
 )
+from .http import validation_message
 
 __all__ = ["parse_chat_request"]
 
@@ -186,15 +187,6 @@ def _message(raw: _Message) -> Message:
     return Message(role="assistant", content=content, tool_calls=calls, name=raw.name)
 
 
-def _validation_message(exc: msgspec.ValidationError) -> tuple[str, str | None]:
-    text = str(exc)
-    marker = " - at `$."
-    if marker in text:
-        message, _, where = text.partition(marker)
-        param = where.rstrip("`")
-        return f"{message} at '{param}'", param
-    return text, None
-
 
 def _check_ranges(body: _ChatBody) -> None:
     checks: list[tuple[bool, str, str]] = [
@@ -250,7 +242,7 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     try:
         raw = msgspec.convert(data, _ChatBody)
     except msgspec.ValidationError as exc:
-        message, param = _validation_message(exc)
+        message, param = validation_message(exc)
         raise InvalidRequestError(message, param=param) from exc
     _check_ranges(raw)
     stop = [raw.stop] if isinstance(raw.stop, str) else list(raw.stop or [])

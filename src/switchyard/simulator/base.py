@@ -12,11 +12,13 @@ import contextlib
 import itertools
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import orjson
 from aiohttp import web
 
+from .embeddings import EmbedJob
 from .faults import Decision, FaultInjector
 from .reply import Prompt, Reply, estimate_tokens, reply
 
@@ -91,18 +93,9 @@ class ProviderSim(ABC):
                 data = orjson.loads(await request.read())
             except orjson.JSONDecodeError:
                 return self.error_response("invalid_request", 400, "request body is not valid JSON")
-        key = self.api_key(request)
-        if not key:
-            return self.error_response("auth", 401, "missing API key")
-        if key in INVALID_KEYS:
-            return self.error_response("auth", 401, "invalid API key")
-        self.ctx.requests[f"{self.name}:{model}"] += 1
-        decision = self.ctx.faults.decide(self.name, model, request.headers.get("x-sim-fault"))
-        if decision.delay_s:
-            await asyncio.sleep(decision.delay_s)
-        failure = await self._failure(decision)
-        if failure is not None:
-            return failure
+        decision = await self._gate(request, model)
+        if not isinstance(decision, Decision):
+            return decision
         try:
             prompt = self.parse(data, model)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -121,6 +114,43 @@ class ProviderSim(ABC):
                 body = body[: len(body) // 2]
             return web.Response(body=body, content_type="application/json")
         return await self._stream(request, self.render_stream(result, prompt, model, ident), decision)
+
+    async def handle_embeddings(
+        self, request: web.Request, model: str, data: Any, parse: Callable[[Any, str], EmbedJob],
+        render: Callable[[EmbedJob, str], dict[str, Any]],
+    ) -> web.StreamResponse:
+        """An embeddings request through the same credentials check and faults as a chat request. A content filter
+        does not apply; ``context_window`` bounds each input, as the providers' per-input limits do."""
+        decision = await self._gate(request, model)
+        if not isinstance(decision, Decision):
+            return decision
+        try:
+            job = parse(data, model)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return self.error_response("invalid_request", 400, f"invalid request: {exc}")
+        window = decision.faults.context_window
+        if decision.action == "context_length" or (window and job.longest > window):
+            message = f"This model's maximum context length is {window or 0} tokens; an input has about " \
+                      f"{job.longest} tokens."
+            return self.error_response("context_length", 400, message)
+        body = orjson.dumps(render(job, model))
+        if decision.action in ("garbled", "cut"):
+            body = body[: len(body) // 2]
+        return web.Response(body=body, content_type="application/json")
+
+    async def _gate(self, request: web.Request, model: str) -> Decision | web.StreamResponse:
+        """Credentials, counting and the fault injector's verdict: the failure to answer with, or the decision."""
+        key = self.api_key(request)
+        if not key:
+            return self.error_response("auth", 401, "missing API key")
+        if key in INVALID_KEYS:
+            return self.error_response("auth", 401, "invalid API key")
+        self.ctx.requests[f"{self.name}:{model}"] += 1
+        decision = self.ctx.faults.decide(self.name, model, request.headers.get("x-sim-fault"))
+        if decision.delay_s:
+            await asyncio.sleep(decision.delay_s)
+        failure = await self._failure(decision)
+        return decision if failure is None else failure
 
     def context_message(self, prompt: Prompt, window: int) -> str:
         return f"This model's maximum context length is {window} tokens; the prompt has about " \

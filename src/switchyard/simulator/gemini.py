@@ -1,8 +1,9 @@
 """Simulated Gemini Developer API (``generativelanguage.googleapis.com``), as the google-genai SDK calls it.
 
-Serves ``POST /{v1beta,v1,v1alpha}/models/{model}:generateContent``, ``:streamGenerateContent`` and
-``:countTokens``. Streams are SSE with ``?alt=sse`` (what the SDK asks for) and otherwise one JSON array written
-element by element, as the REST API does. The key comes in ``x-goog-api-key`` or ``?key=``.
+Serves ``POST /{v1beta,v1,v1alpha}/models/{model}:generateContent``, ``:streamGenerateContent``,
+``:countTokens`` and ``:batchEmbedContents``. Streams are SSE with ``?alt=sse`` (what the SDK asks for) and
+otherwise one JSON array written element by element, as the REST API does. The key comes in ``x-goog-api-key``
+or ``?key=``.
 
 Requests are checked the way the real service checks them where adapters tend to go wrong: unknown body fields
 (``Unknown name "...": Cannot find field``), schema keys the OpenAPI-subset ``Schema`` has no field for, roles other
@@ -21,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from .base import INVALID_KEYS, ErrorKind, ProviderSim, sse
+from .embeddings import parse_gemini_batch, render_gemini_batch
 from .faults import Decision
 from .reply import Prompt, Reply, estimate_tokens, split_text
 
@@ -36,7 +38,7 @@ _STATUS_NAMES: Final = {
     504: "DEADLINE_EXCEEDED",
 }
 _FINISH: Final = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
-_ACTIONS: Final = frozenset({"generateContent", "streamGenerateContent", "countTokens"})
+_ACTIONS: Final = frozenset({"generateContent", "streamGenerateContent", "countTokens", "batchEmbedContents"})
 
 _REQUEST_FIELDS: Final = frozenset({
     "model", "contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings",
@@ -162,6 +164,8 @@ class GeminiSim(ProviderSim):
             return self.error_response("invalid_request", 400, "Invalid JSON payload received. Expected an object.")
         if action == "countTokens":
             return self._count_tokens(data, model)
+        if action == "batchEmbedContents":
+            return await self.handle_embeddings(request, model, data, parse_gemini_batch, render_gemini_batch)
         _STREAM_FORMAT.set("sse" if request.query.get("alt") == "sse" else "json")
         return await self.handle(request, model, action == "streamGenerateContent", data)
 

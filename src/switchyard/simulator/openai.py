@@ -1,5 +1,5 @@
-"""Simulated OpenAI Chat Completions, as served by OpenAI and OpenAI-compatible vendors (``/v1``), Azure
-OpenAI (``/openai/deployments/{deployment}/...?api-version=``) and Azure AI model inference (``/models``)."""
+"""Simulated OpenAI Chat Completions and Embeddings, as served by OpenAI and OpenAI-compatible vendors (``/v1``),
+Azure OpenAI (``/openai/deployments/{deployment}/...?api-version=``) and Azure AI model inference (``/models``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from .base import ErrorKind, ProviderSim, sse
+from .embeddings import parse_openai_embeddings, render_openai_embeddings
 from .reply import Prompt, Reply, split_text
 
 __all__ = ["AzureOpenAISim", "OpenAISim"]
@@ -55,6 +56,8 @@ class OpenAISim(ProviderSim):
         return [
             web.post("/v1/chat/completions", self.chat),
             web.post("/models/chat/completions", self.chat),
+            web.post("/v1/embeddings", self.embeddings),
+            web.post("/models/embeddings", self.embeddings),
             web.get("/v1/models", self.list_models),
         ]
 
@@ -73,6 +76,16 @@ class OpenAISim(ProviderSim):
         if not isinstance(model, str) or not model:
             return self.error_response("invalid_request", 400, "you must provide a model parameter")
         return await self.handle(request, model, bool(data.get("stream")), data)
+
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        try:
+            data = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return self.error_response("invalid_request", 400, "request body is not valid JSON")
+        model = data.get("model") if isinstance(data, dict) else None
+        if not isinstance(model, str) or not model:
+            return self.error_response("invalid_request", 400, "you must provide a model parameter")
+        return await self.handle_embeddings(request, model, data, parse_openai_embeddings, render_openai_embeddings)
 
     async def list_models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [
@@ -205,7 +218,10 @@ class AzureOpenAISim(OpenAISim):
     name: ClassVar[str] = "azure"
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post("/openai/deployments/{deployment}/chat/completions", self.deployment_chat)]
+        return [
+            web.post("/openai/deployments/{deployment}/chat/completions", self.deployment_chat),
+            web.post("/openai/deployments/{deployment}/embeddings", self.deployment_embeddings),
+        ]
 
     def api_key(self, request: web.Request) -> str | None:
         return request.headers.get("api-key") or super().api_key(request)
@@ -220,6 +236,18 @@ class AzureOpenAISim(OpenAISim):
         if not isinstance(data, dict):
             return self.error_response("invalid_request", 400, "request body must be a JSON object")
         return await self.handle(request, request.match_info["deployment"], bool(data.get("stream")), data)
+
+    async def deployment_embeddings(self, request: web.Request) -> web.StreamResponse:
+        if not request.query.get("api-version"):
+            return self.error_response("invalid_request", 404, "Resource not found: api-version is required")
+        try:
+            data = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return self.error_response("invalid_request", 400, "request body is not valid JSON")
+        deployment = request.match_info["deployment"]
+        return await self.handle_embeddings(
+            request, deployment, data, parse_openai_embeddings, render_openai_embeddings
+        )
 
     def content_filtered(self, prompt: Prompt, model: str, ident: int, stream: bool) -> web.StreamResponse:
         body = {"error": {

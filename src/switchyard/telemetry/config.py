@@ -13,7 +13,8 @@ import msgspec
 
 __all__ = ["PiiKind", "TelemetryConfig", "TracingConfig"]
 
-PiiKind = Literal["email", "phone"]
+PiiKind = Literal["email", "phone", "card", "iban", "ip"]
+"""The same kinds as :data:`switchyard.redaction.Entity` (this module imports nothing of ours)."""
 
 
 class TracingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):

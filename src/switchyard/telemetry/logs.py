@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from ..redaction.config import Entity
+from ..redaction.detectors import Detector
+
 if TYPE_CHECKING:
     from ..config import Config
 
@@ -37,28 +40,36 @@ _SECRET_SHAPES: Final = (
     r"(?i:\bbearer\s+[A-Za-z0-9._~+/=\-]{8,})",
     r"(?i:\b(?:api[_-]?key|x-api-key|x-goog-api-key|authorization)[\"']?\s*[:=]\s*[\"']?[^\s\"',;]{6,})",
 )
-_PII: Final = {
-    "email": r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}",
-    # 7+ digits, in groups or not, optionally international; an ISO date has the same shape and is left alone.
-    "phone": r"(?<![\w.+\-])(?=(?:[ ().+\-]{0,3}\d){7})(?!\d{4}-\d{2}-\d{2}\b)(?:\+\d{1,3}[ .\-]?)?"
-    r"(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]?\d{2,4}){1,5}(?![\w.\-])",
-}
 
 
 class Redactor:
-    """Masks known secret values, secret-shaped strings and, when asked, personal data."""
+    """Masks known secret values, secret-shaped strings and, when asked, personal data (found by the request
+    redaction's detectors, :mod:`switchyard.redaction.detectors`: one set of PII patterns for both)."""
 
     def __init__(
-        self, secrets: Iterable[str] = (), *, pii: Iterable[str] = (), patterns: Iterable[str] = ()
+        self, secrets: Iterable[str] = (), *, pii: Iterable[Entity] = (), patterns: Iterable[str] = ()
     ) -> None:
         # Longest first, so that a secret containing another is masked whole.
         literal = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
         alternatives = [re.escape(s) for s in literal]
-        alternatives += [f"(?:{p})" for p in (*_SECRET_SHAPES, *(_PII[k] for k in pii), *patterns)]
+        alternatives += [f"(?:{p})" for p in (*_SECRET_SHAPES, *patterns)]
         self._pattern = re.compile("|".join(alternatives))
+        kinds = list(pii)
+        self._pii = Detector(kinds) if kinds else None
 
     def __call__(self, text: str) -> str:
-        return self._pattern.sub(REDACTED, text)
+        # Secrets first: a key with digits in it must be masked whole, not cut up by a phone number first.
+        text = self._pattern.sub(REDACTED, text)
+        spans = self._pii(text) if self._pii is not None else None
+        if not spans:
+            return text
+        pieces: list[str] = []
+        last = 0
+        for start, end, _ in spans:
+            pieces += (text[last:start], REDACTED)
+            last = end
+        pieces.append(text[last:])
+        return "".join(pieces)
 
 
 class JsonFormatter(logging.Formatter):
