@@ -104,6 +104,13 @@ def test_a_short_visa_needs_a_card_word() -> None:
     assert found("card 4222222222222") == [("4222222222222", "CARD")]
 
 
+def test_a_card_word_vouches_for_an_unknown_issuer() -> None:
+    # Luhn-valid, but 3515 is outside every issuer range we know (JCB starts at 3528): a card only when the
+    # writer says it is one.
+    assert found("My card number is 3515 0802 1575 8594, expiry next year.") == [("3515 0802 1575 8594", "CARD")]
+    assert [label for _, label in found("tracking 3515 0802 1575 8594 shipped")] != ["CARD"]
+
+
 def test_iban_check() -> None:
     assert iban_ok("DE89370400440532013000")
     assert iban_ok("GB82WEST12345698765432")

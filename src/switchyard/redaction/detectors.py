@@ -80,8 +80,8 @@ def luhn_ok(digits: str) -> bool:
 
 
 def _issuer_ok(d: str) -> bool | None:
-    """An issuer (IIN range) that exists and issues cards of this length; ``None``: only with a card word
-    before it (13-digit Visa numbers, Maestro under 16 digits: the shape of EAN-13 barcodes, where 40-44 is
+    """An issuer (IIN range) that exists and issues cards of this length; ``None`` (as ``False``, a card only with a
+    card word before it) (13-digit Visa numbers, Maestro under 16 digits: the shape of EAN-13 barcodes, where 40-44 is
     Germany's prefix)."""
     n = len(d)
     if d[0] == "4":  # Visa
@@ -113,10 +113,10 @@ def _cards(text: str, start: int, end: int, out: list[Span]) -> None:
         if " " in raw and "-" in raw:
             continue  # one separator throughout, as cards are written
         digits = raw.replace(" ", "").replace("-", "")
-        if luhn_ok(digits):
-            issuer = _issuer_ok(digits)
-            if issuer or (issuer is None and _CARD_WORD.search(text, max(0, s - 40), s)):
-                out.append((s, e, "CARD"))
+        # With a card word just before it, a Luhn-valid number is a card whatever its prefix: the writer says
+        # so, and issuer tables go stale (new ranges, test cards). Without one, the issuer must be plausible.
+        if luhn_ok(digits) and (_issuer_ok(digits) or _CARD_WORD.search(text, max(0, s - 40), s)):
+            out.append((s, e, "CARD"))
 
 
 # -- IBAN --------------------------------------------------------------------------------------------------
