@@ -257,7 +257,7 @@ class Gateway:
         started = time.time()
         principal = principal or Principal()
         member = request_id or f"{random.getrandbits(128):032x}"
-        self.telemetry.begin(request, member)
+        self.telemetry.begin(request, member, "embeddings" if mode == "embedding" else "chat")
         try:
             plan, tiers = await self._plans(request, principal, mode)
         except SwitchyardError as exc:

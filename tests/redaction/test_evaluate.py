@@ -4,6 +4,7 @@ the detectors' scores on it."""
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
@@ -29,6 +30,17 @@ def test_the_sample_is_deterministic_and_its_labels_point_at_values() -> None:
             value = example.text[start:end]
             assert value == value.strip()
             assert value
+
+
+def test_dates_and_timestamps_do_not_follow_the_clock() -> None:
+    # Faker draws them up to "now" by default: the same seed gave another sample every second (a flaky equality).
+    sample = make_sample(400, seed=8)
+    stamps = [e.text[s:t] for e in sample for s, t, kind in e.negatives if kind == "timestamp"]
+    latest = datetime(2026, 1, 1)
+    assert stamps
+    for stamp in stamps:
+        when = datetime.fromtimestamp(int(stamp)) if len(stamp) <= 10 else datetime.strptime(stamp, "%Y%m%d%H%M%S")
+        assert when <= latest + timedelta(days=1), stamp
 
 
 def test_scores_on_the_sample() -> None:

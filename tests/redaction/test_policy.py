@@ -47,6 +47,27 @@ def test_every_role_and_tool_payload_is_redacted_with_stable_placeholders() -> N
     assert answer is request.messages[5]
 
 
+def test_placeholders_the_client_wrote_are_never_issued() -> None:
+    # A mail-merge template holds "<EMAIL_1>" literally: the address must get another number, or the model reads
+    # two things as one and restoring puts the address into the template.
+    template = 'Fill in "Dear <EMAIL_1>, ..." and send a copy to jo@example.com.'
+    request = ChatRequest(model="gpt", messages=[Message.user(template)])
+    redacted, vault = Policy(RedactionConfig()).redact(request)
+    assert redacted.messages[0].text == 'Fill in "Dear <EMAIL_1>, ..." and send a copy to <EMAIL_2>.'
+    assert vault.restore_text("Dear <EMAIL_1>, (copy to <EMAIL_2>)") == "Dear <EMAIL_1>, (copy to jo@example.com)"
+
+
+def test_without_restoring_placeholders_an_answer_showed_are_issued_again() -> None:
+    # restore: false: the client saw <EMAIL_1> in the last answer and sends it back with the address again.
+    request = ChatRequest(model="gpt", messages=[
+        Message.user("I am jo@example.com."),
+        Message.assistant("Noted, <EMAIL_1>."),
+        Message.user("Mail jo@example.com."),
+    ])
+    redacted, _ = Policy(RedactionConfig(restore=False)).redact(request)
+    assert [m.text for m in redacted.messages] == ["I am <EMAIL_1>.", "Noted, <EMAIL_1>.", "Mail <EMAIL_1>."]
+
+
 def test_nothing_to_redact_returns_the_same_request() -> None:
     request = ChatRequest(model="gpt", messages=[Message.user("What is a switchyard?")])
     redacted, vault = Policy(RedactionConfig()).redact(request)

@@ -3,7 +3,10 @@ finish chunk or at the end, tool-call fragments restored, the inner stream's hoo
 
 from __future__ import annotations
 
+import pytest
+
 from switchyard.cache.replay import ReplayStream
+from switchyard.errors import UpstreamUnavailableError
 from switchyard.redaction import Vault
 from switchyard.redaction.stream import RestoringStream
 from switchyard.types import ChatChunk, ResponseMeta, ToolCallDelta, Usage
@@ -67,6 +70,31 @@ async def test_tool_call_fragments_are_restored_per_call() -> None:
             arguments[delta.index] = arguments.get(delta.index, "") + delta.arguments
     assert arguments == {0: '{"to": "jo@example.com"}', 1: '{"n": "+44 20 7946 0958"}'}
     assert chunks[0].tool_calls[0].name == "send"
+
+
+class _FailingReplay(ReplayStream):
+    """A replay whose upstream then fails, as a provider that drops the connection mid-answer."""
+
+    async def __anext__(self) -> ChatChunk:
+        try:
+            return await super().__anext__()
+        except StopAsyncIteration:
+            raise UpstreamUnavailableError("connection reset mid-stream") from None
+
+
+async def test_a_failure_mid_stream_still_delivers_the_held_text_first() -> None:
+    inner = _FailingReplay([chunk("Is a "), chunk("<"), chunk("EM")], ResponseMeta(deployment="d", provider="p"))
+    outer = RestoringStream(inner, vault())
+    received: list[str] = []
+
+    async def consume() -> None:
+        async for c in outer:
+            received.append(c.text or "")
+
+    with pytest.raises(UpstreamUnavailableError, match="mid-stream"):
+        await consume()
+    # "<EM" could have become <EMAIL_1>; it did not, and the client still gets every character the model wrote.
+    assert "".join(received) == "Is a <EM"
 
 
 async def test_closing_early_closes_the_inner_stream() -> None:

@@ -12,6 +12,7 @@ from tests.conftest import running, sim_config
 from switchyard import Gateway, GatewayApp, parse_config
 from switchyard.pricing.tokens import estimate_prompt_tokens
 from switchyard.server.anthropic_ingress import parse_count_tokens_request
+from switchyard.server.http import Call
 from switchyard.simulator import Simulator
 
 MESSAGES = "/v1/messages"
@@ -116,6 +117,16 @@ async def test_anthropic_only_fields_check_the_fallback_chain(sim: Simulator) ->
     assert "'gpt' is served by provider 'openai'" in resp.json()["error"]["message"]
 
 
+async def test_anthropic_only_fields_ignore_fallbacks_of_another_kind(sim: Simulator) -> None:
+    # The default chain may hold embedding models for /v1/embeddings; they never serve a Messages request.
+    models = {**sim_config(sim.base_url)["models"], "emb": {"provider": "openai", "model": "text-embedding-3-small"}}
+    app = app_for(sim, models=models, resilience={"fallbacks": ["emb", "claude"]})
+    async with running(app) as client:
+        resp = await client.post(MESSAGES, json=ask("claude", top_k=5))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["content"][0]["text"] == "claude-sonnet-4-6 says: hello there"
+
+
 async def test_body_max_cost_is_honoured(sim: Simulator) -> None:
     async with running(app_for(sim)) as client:
         resp = await client.post(MESSAGES, json=ask("gpt", max_cost=1e-12))
@@ -144,3 +155,41 @@ async def test_only_post(sim: Simulator, path: str) -> None:
     async with running(app_for(sim)) as client:
         resp = await client.get(path)
     assert resp.status_code == 405
+    # Raised by the app's dispatch, before any Anthropic handler runs, and still in Anthropic's shape.
+    assert resp.json() == {"type": "error", "error": {"type": "invalid_request_error",
+                                                      "message": f"{path} accepts POST only"}}
+
+
+async def test_unknown_paths_under_messages_are_in_anthropic_shape(sim: Simulator) -> None:
+    async with running(app_for(sim)) as client:
+        batches = await client.post("/v1/messages/batches", json={"requests": []})
+        chat = await client.post("/v1/chat/nope", json={})
+    assert batches.status_code == 404
+    assert batches.json() == {"type": "error", "error": {"type": "not_found_error",
+                                                         "message": "no endpoint POST /v1/messages/batches"}}
+    # Elsewhere the OpenAI shape stays.
+    assert chat.status_code == 404
+    assert chat.json()["error"]["type"] == "not_found_error"
+    assert "type" not in chat.json()
+
+
+async def test_unexpected_errors_are_in_the_shape_of_the_path(sim: Simulator) -> None:
+    async def crash(call: Call) -> None:
+        raise RuntimeError("a bug with internals in it")
+
+    app = app_for(sim)
+    # A handler with a bug: the route table is the seam (no input reaches a real handler's bug on purpose).
+    app._routes["/v1/messages/crash"] = (b"POST", crash)
+    app._routes["/v1/crash"] = (b"POST", crash)
+    async with running(app) as client:
+        anthropic = await client.post("/v1/messages/crash", json={})
+        openai = await client.post("/v1/crash", json={})
+    request_id = anthropic.headers["x-request-id"]
+    assert anthropic.status_code == 500
+    assert anthropic.json() == {"type": "error", "error": {
+        "type": "api_error", "message": f"internal error (request id {request_id})"}}
+    assert openai.status_code == 500
+    assert openai.json() == {"error": {
+        "message": f"internal error (request id {openai.headers['x-request-id']})", "type": "api_error",
+        "param": None, "code": "internal_error"}}
+    assert "internals" not in anthropic.text + openai.text

@@ -96,6 +96,26 @@ def test_tool_arguments_that_are_not_an_object_fail_clearly() -> None:
         render_message(response(message, "tool_calls"), "gpt")
 
 
+def test_an_answer_without_choices_is_an_empty_message() -> None:
+    # Some OpenAI-compatible servers answer "choices": []; that used to be an IndexError, a 500.
+    empty = ChatResponse(id="chatcmpl-1", model="m", choices=[], usage=Usage(input_tokens=3))
+    body = orjson.loads(render_message(empty, "gpt"))
+    assert body["content"] == []
+    assert body["stop_reason"] == "end_turn"
+    assert body["usage"]["input_tokens"] == 3
+
+
+def test_a_tool_call_cut_by_max_tokens_is_an_empty_input_not_an_error() -> None:
+    message = Message(role="assistant", content=[TextPart("Checking.")],
+                      tool_calls=[ToolCall(id="call_1", name="get_weather", arguments='{"city": "Os')])
+    body = orjson.loads(render_message(response(message, "length"), "gpt"))
+    assert body["stop_reason"] == "max_tokens"
+    assert body["content"] == [
+        {"type": "text", "text": "Checking."},
+        {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {}},
+    ]
+
+
 @pytest.mark.parametrize(
     ("finish", "reason"),
     [("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"), ("content_filter", "refusal")],

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from switchyard import ChatRequest, Gateway, Message, parse_config
+from switchyard import ChatRequest, EmbeddingRequest, Gateway, Message, parse_config
 from switchyard.errors import AllAttemptsFailedError
 from switchyard.simulator import Simulator
 from tests.conftest import sim_config
@@ -97,6 +97,30 @@ async def test_streams_and_failures_are_traced(sim: Simulator, collector: Collec
     assert failed.status.status_code == StatusCode.ERROR
     assert (failed.attributes or {})["error.type"] == "AllAttemptsFailedError"
     assert len(children(exporter.get_finished_spans(), failed)) >= 2
+
+
+async def test_embeddings_are_traced_as_embeddings(sim: Simulator, collector: Collector) -> None:
+    models = {"emb": {"provider": "openai", "model": "text-embedding-3-small"}}
+    gateway, exporter = traced(sim, collector, models={**sim_config(sim.base_url)["models"], **models})
+    async with gateway:
+        response = await gateway.embed(EmbeddingRequest(model="emb", input=["one", "two"]))
+    assert response.usage is not None
+    spans = exporter.get_finished_spans()
+    (root,) = [s for s in spans if s.parent is None]
+    # GenAI semantic conventions: the operation is "embeddings", in the attribute and the span name.
+    assert root.name == "embeddings emb"
+    attributes = dict(root.attributes or {})
+    assert attributes["gen_ai.operation.name"] == "embeddings"
+    assert attributes["gen_ai.usage.input_tokens"] == response.usage.input_tokens
+    # The routing view's placeholders (no messages, max_tokens=0) are not the request's parameters.
+    assert "gen_ai.request.max_tokens" not in attributes
+    assert "switchyard.stream" not in attributes
+    (attempt,) = children(spans, root)
+    assert attempt.name == "embeddings text-embedding-3-small"
+    attempt_attributes = dict(attempt.attributes or {})
+    assert attempt_attributes["gen_ai.operation.name"] == "embeddings"
+    assert attempt_attributes["gen_ai.response.model"] == response.model
+    assert attempt_attributes["gen_ai.usage.input_tokens"] == response.usage.input_tokens
 
 
 async def test_tracing_is_off_by_default(gateway: Gateway) -> None:

@@ -19,7 +19,7 @@ import msgspec
 from ..types import ChatRequest, Message, Part, TextPart, ToolCall
 from .config import RedactionConfig
 from .detectors import Detector
-from .vault import Vault
+from .vault import PLACEHOLDER, Vault
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -38,7 +38,9 @@ class Policy:
 
     def redact(self, request: ChatRequest) -> tuple[ChatRequest, Vault]:
         """The request with personal data replaced by placeholders, and the vault to restore the answer with."""
-        vault = Vault(restore=self.restore)
+        # Without restoring, a placeholder in the request is one an earlier answer showed the client, and the same
+        # value must get it again; with restoring, the client never saw one, so any there is the client's own text.
+        vault = Vault(restore=self.restore, taken=_written(request) if self.restore else frozenset())
         messages: list[Message] | None = None
         for i, message in enumerate(request.messages):
             redacted = self._message(message, vault)
@@ -105,6 +107,19 @@ class Policy:
             content=message.content if content is None else content,
             tool_calls=message.tool_calls if calls is None else calls,
         )
+
+
+def _written(request: ChatRequest) -> frozenset[str]:
+    """Placeholder-shaped text already in the request's messages (one substring test per text when there is none)."""
+    found: set[str] = set()
+    for message in request.messages:
+        for part in message.content:
+            if isinstance(part, TextPart) and "<" in part.text:
+                found.update(PLACEHOLDER.findall(part.text))
+        for call in message.tool_calls:
+            if "<" in call.arguments:
+                found.update(PLACEHOLDER.findall(call.arguments))
+    return frozenset(found)
 
 
 def _dumps(value: Any) -> str:

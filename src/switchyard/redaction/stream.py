@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
+from ..errors import SwitchyardError
 from ..resilience.stream import ChatStream
 from ..types import ChatChunk, ToolCallDelta
 from .restore import StreamRestorer
@@ -38,11 +39,15 @@ class RestoringStream(ChatStream):
         self._text: list[str] = []
         self._closed = False
         self._done = False
+        self._failure: SwitchyardError | None = None
 
     async def __anext__(self) -> ChatChunk:
         while True:
             if self._leftover:
                 return self._emit(self._leftover.pop(0))
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
             try:
                 chunk = await self._inner.__anext__()
             except StopAsyncIteration:
@@ -52,6 +57,13 @@ class RestoringStream(ChatStream):
                 self._done = self._inner.completed
                 self._close(None)
                 raise
+            except SwitchyardError as exc:
+                # A failure mid-stream: the text held back is still the model's and goes out before the error.
+                self._leftover = self._drain()
+                if not self._leftover:
+                    raise
+                self._failure = exc
+                continue
             self.usage = self._inner.usage
             self._last = chunk
             restored = self._restore(chunk)
@@ -90,7 +102,7 @@ class RestoringStream(ChatStream):
         return msgspec.structs.replace(chunk, text=text or None, tool_calls=calls)
 
     def _drain(self) -> list[ChatChunk]:
-        """A stream that ended without finishing a choice (cut short): its held tails, as closing chunks."""
+        """A stream that ended or failed without finishing a choice: its held tails, as closing chunks."""
         last = self._last
         if last is None:
             return []

@@ -26,12 +26,15 @@ class Vault:
     """Maps originals to placeholders and back, for one request. ``restore`` says whether the answer gets the
     originals back (the policy's ``restore`` setting); ``count`` is how many mentions were replaced."""
 
-    __slots__ = ("_numbers", "_originals", "_placeholders", "count", "restore")
+    __slots__ = ("_numbers", "_originals", "_placeholders", "_taken", "count", "restore")
 
-    def __init__(self, *, restore: bool = True) -> None:
+    def __init__(self, *, restore: bool = True, taken: frozenset[str] = frozenset()) -> None:
+        """``taken``: placeholder-shaped text the request holds itself (``"Dear <EMAIL_1>"`` in a template), never
+        issued, so that restoring the answer cannot put an original where the client's own text stood."""
         self._placeholders: dict[tuple[str, str], str] = {}
         self._originals: dict[str, str] = {}
         self._numbers: dict[str, int] = {}
+        self._taken = taken
         self.count = 0
         self.restore = restore
 
@@ -45,6 +48,8 @@ class Vault:
         found = self._placeholders.get(key)
         if found is None:
             number = self._numbers.get(label, 0) + 1
+            while f"<{label}_{number}>" in self._taken:
+                number += 1
             self._numbers[label] = number
             found = self._placeholders[key] = f"<{label}_{number}>"
             self._originals[found] = value

@@ -3,8 +3,9 @@
 The handlers are the chat-completions one with Anthropic's parser and renderer: ``GatewayApp.prepare``
 authenticates (the ``anthropic`` SDK sends ``x-api-key``), reads and parses the body, and ``Gateway.chat`` /
 ``Gateway.stream`` run the same pipeline (routing, fallback, budgets, cache), so any configured model or route
-answers in Anthropic's format. Every error on these paths, from authentication on, is rendered in Anthropic's
-error shape. Responses carry the usual ``x-switchyard-*`` headers and Anthropic's ``request-id``.
+answers in Anthropic's format. Every error under ``/v1/messages``, from authentication on, is rendered in
+Anthropic's error shape (``GatewayApp`` chooses the renderer by path). Responses carry the usual ``x-switchyard-*``
+headers and Anthropic's ``request-id``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from ..providers.anthropic import AnthropicAdapter
 from ..resilience.executor import ChatStream
 from ..types import ChatRequest
 from .anthropic_ingress import ANTHROPIC_ONLY, parse_count_tokens_request, parse_messages_request
-from .anthropic_render import MessageStream, render_error, render_message, render_stream_error
-from .http import Call, Headers, meta_headers, run_until_disconnect, usd
+from .anthropic_render import MessageStream, render_message, render_stream_error
+from .http import Call, Headers, answer_headers, meta_headers, run_until_disconnect
 
 if TYPE_CHECKING:
     from .app import GatewayApp
@@ -44,8 +45,12 @@ def _require_anthropic(gateway: Gateway, request: ChatRequest) -> None:
         raise InvalidRequestError(
             f"{named} only reaches Anthropic deployments; '{request.model}' is not a single deployment "
             "(a route may send it to any provider): name an Anthropic model or leave it out", param=fields[0])
+    mode = gateway.deployments[request.model].mode
     for name in dict.fromkeys([request.model, *gateway.config.resilience.fallbacks]):
         deployment = gateway.deployments[name]
+        # The router follows a named model only with fallbacks of its own kind: an embedding model never serves it.
+        if deployment.mode != mode:
+            continue
         if not isinstance(deployment.adapter, AnthropicAdapter):
             raise InvalidRequestError(
                 f"{named} only reaches Anthropic deployments; '{name}' is served by provider "
@@ -54,7 +59,6 @@ def _require_anthropic(gateway: Gateway, request: ChatRequest) -> None:
 
 async def create_message(app: GatewayApp, call: Call) -> None:
     """Answer one ``/v1/messages`` request, streamed (``stream: true``) or whole."""
-    call.render_error = render_error
 
     def parse(body: bytes) -> ChatRequest:
         request = parse_messages_request(body)
@@ -65,10 +69,7 @@ async def create_message(app: GatewayApp, call: Call) -> None:
     if not request.stream:
         response = await app.gateway.chat(request, principal=principal, request_id=request_id, cache=cache)
         body = render_message(response, request.model)
-        headers = _headers(call, meta_headers(response.meta, response.model))
-        if response.meta is not None:
-            headers.append((b"x-switchyard-cost-usd", usd(response.meta.cost_usd)))
-        await call.respond(200, body, headers)
+        await call.respond(200, body, _headers(call, answer_headers(response.meta, response.model)))
         return
     stream = await app.gateway.stream(request, principal=principal, request_id=request_id, cache=cache)
     events = MessageStream(request.model)
@@ -108,7 +109,6 @@ async def count_tokens(app: GatewayApp, call: Call) -> None:
     N is the gateway's offline estimate (:func:`~switchyard.pricing.tokens.estimate_prompt_tokens`, OpenAI's
     accounting over a fitted byte model), the same figure budgets and routing use; providers' own tokenizers,
     Claude's included, count the same prompt somewhat differently."""
-    call.render_error = render_error
 
     def parse(body: bytes) -> ChatRequest:
         request = parse_count_tokens_request(body)

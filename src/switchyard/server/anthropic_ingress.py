@@ -32,7 +32,7 @@ Wrong types and ranges are 400s naming the parameter (``messages[1].content[0].t
 from __future__ import annotations
 
 import re
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal
 
 import msgspec
 import orjson
@@ -40,7 +40,7 @@ import orjson
 from ..errors import InvalidRequestError
 from ..routing.needs import parse_tags
 from ..types import ChatRequest, ImagePart, Message, Part, ResponseFormat, TextPart, Tool, ToolCall, ToolChoice
-from .http import validation_message
+from .http import convert_body, json_object
 
 __all__ = ["ANTHROPIC_ONLY", "parse_count_tokens_request", "parse_messages_request"]
 
@@ -181,7 +181,6 @@ class _Body(_CountBody):
     max_cost: float | str | None = None
 
 
-_B = TypeVar("_B", bound=_CountBody)
 _COUNT_FIELDS: Final = frozenset(_CountBody.__struct_fields__)
 _FIELDS: Final = frozenset(_Body.__struct_fields__)
 
@@ -195,14 +194,8 @@ _HINTS: Final = (
 )
 
 
-
 def _decode(body: bytes, allowed: frozenset[str], endpoint: str) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidRequestError("request body must be a JSON object")
+    data = json_object(body)
     for name in data:
         if name in allowed:
             continue
@@ -369,56 +362,43 @@ def _check_ranges(raw: _Body) -> None:
                                       param=f"stop_sequences[{i}]")
 
 
-def _convert(data: dict[str, Any], kind: type[_B]) -> _B:
-    try:
-        return msgspec.convert(data, kind)
-    except msgspec.ValidationError as exc:
-        message, param = validation_message(exc, _HINTS)
-        raise InvalidRequestError(message, param=param) from exc
+def _prompt(raw: _CountBody) -> ChatRequest:
+    """What both endpoints read: the fields that shape the prompt (messages, tools, tool choice, output format)."""
+    _check_thinking(raw)
+    tools = _tools(raw)
+    choice, parallel = _tool_choice(raw, tools)
+    return ChatRequest(
+        model=raw.model,
+        messages=_messages(raw),
+        tools=tools,
+        tool_choice=choice,
+        parallel_tool_calls=parallel,
+        response_format=_response_format(raw),
+    )
 
 
 def parse_messages_request(body: bytes) -> ChatRequest:
     """Parse and validate a ``/v1/messages`` body; raises ``InvalidRequestError`` naming what is wrong."""
     data = _decode(body, _FIELDS, "/v1/messages")
-    raw = _convert(data, _Body)
+    raw = convert_body(data, _Body, _HINTS)
     _check_ranges(raw)
-    _check_thinking(raw)
-    tools = _tools(raw)
-    choice, parallel = _tool_choice(raw, tools)
-    extra: dict[str, Any] = {name: data[name] for name in ANTHROPIC_ONLY if data.get(name) is not None}
+    request = _prompt(raw)
+    request.extra = {name: data[name] for name in ANTHROPIC_ONLY if data.get(name) is not None}
     if raw.max_cost is not None:
-        extra["max_cost"] = raw.max_cost
+        request.extra["max_cost"] = raw.max_cost
+    request.temperature = raw.temperature
+    request.top_p = raw.top_p
+    request.max_tokens = raw.max_tokens
+    request.stop = list(raw.stop_sequences or [])
+    request.stream = bool(raw.stream)
     metadata = raw.metadata
-    return ChatRequest(
-        model=raw.model,
-        messages=_messages(raw),
-        tools=tools,
-        tool_choice=choice,
-        parallel_tool_calls=parallel,
-        response_format=_response_format(raw),
-        temperature=raw.temperature,
-        top_p=raw.top_p,
-        max_tokens=raw.max_tokens,
-        stop=list(raw.stop_sequences or []),
-        user=metadata.user_id if metadata is not None else None,
-        stream=bool(raw.stream),
-        extra=extra,
-        tags=parse_tags(metadata.tags) if metadata is not None and metadata.tags is not None else [],
-    )
+    if metadata is not None:
+        request.user = metadata.user_id
+        request.tags = parse_tags(metadata.tags) if metadata.tags is not None else []
+    return request
 
 
 def parse_count_tokens_request(body: bytes) -> ChatRequest:
     """Parse and validate a ``/v1/messages/count_tokens`` body (the Messages fields that shape the prompt)."""
     data = _decode(body, _COUNT_FIELDS, "/v1/messages/count_tokens")
-    raw = _convert(data, _CountBody)
-    _check_thinking(raw)
-    tools = _tools(raw)
-    choice, parallel = _tool_choice(raw, tools)
-    return ChatRequest(
-        model=raw.model,
-        messages=_messages(raw),
-        tools=tools,
-        tool_choice=choice,
-        parallel_tool_calls=parallel,
-        response_format=_response_format(raw),
-    )
+    return _prompt(convert_body(data, _CountBody, _HINTS))

@@ -17,7 +17,7 @@ from typing import Any, Final
 import orjson
 
 from ..errors import MalformedResponseError, SwitchyardError
-from ..types import ChatChunk, ChatResponse, FinishReason, TextPart, ToolCallDelta, Usage
+from ..types import ChatChunk, ChatResponse, Choice, FinishReason, Message, TextPart, ToolCallDelta, Usage
 
 __all__ = ["MessageStream", "error_type", "message_id", "render_error", "render_message", "render_stream_error"]
 
@@ -81,12 +81,17 @@ def _usage(usage: Usage | None) -> dict[str, Any]:
     }
 
 
-def _tool_input(call_id: str, arguments: str) -> dict[str, Any]:
+def _tool_input(call_id: str, arguments: str, *, cut: bool) -> dict[str, Any]:
+    """``cut``: the answer ran out of output tokens, so the last call's arguments may be half written."""
     if not arguments.strip():
         return {}
     try:
         value = orjson.loads(arguments)
     except orjson.JSONDecodeError:
+        if cut:
+            # A call cut short has no input to give; stop_reason max_tokens tells the client not to run it, and
+            # failing instead would turn a paid (and cached) answer into an error on every read.
+            return {}
         value = None
     if not isinstance(value, dict):
         # An Anthropic client cannot be given anything but an object; dropping the arguments would run the tool wrong.
@@ -96,14 +101,16 @@ def _tool_input(call_id: str, arguments: str) -> dict[str, Any]:
 
 def render_message(response: ChatResponse, model: str) -> bytes:
     """``model`` is the name the client asked for (the upstream model is in the ``x-switchyard-model`` header)."""
-    choice = response.choices[0]
+    # An OpenAI-compatible upstream may answer with no choice at all: an empty message, as the other formats render it.
+    choice = response.choices[0] if response.choices else Choice(index=0, message=Message(role="assistant"))
     message = choice.message
     content: list[dict[str, Any]] = []
     text = "".join(p.text for p in message.content if isinstance(p, TextPart))
     if text:
         content.append({"type": "text", "text": text})
+    cut = choice.finish_reason == "length"
     content.extend(
-        {"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.id, c.arguments)}
+        {"type": "tool_use", "id": c.id, "name": c.name, "input": _tool_input(c.id, c.arguments, cut=cut)}
         for c in message.tool_calls
     )
     body = {

@@ -5,8 +5,9 @@ parse, one gateway call and one render, which keeps per-request overhead within 
 (measured in ``bench/``). Every response carries ``x-request-id``; answered requests also name the
 provider, deployment and upstream model, and how many attempts it took.
 
-Errors use OpenAI's error body. Client mistakes are 4xx with a message naming what is wrong; an unexpected
-exception is logged with the request id and answered with a generic 500 that contains no traceback.
+Errors use OpenAI's error body, and Anthropic's under ``/v1/messages``. Client mistakes are 4xx with a message
+naming what is wrong; an unexpected exception is logged with the request id and answered with a generic 500 that
+contains no traceback.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..resilience.executor import ChatStream
 from ..routing.needs import parse_tags, take_tags
 from ..telemetry.metrics import CONTENT_TYPE
 from .anthropic_api import count_tokens, create_message
+from .anthropic_render import render_error as render_anthropic_error
 from .cache_api import cache_control, cache_feedback
 from .dashboard import Dashboard
 from .embeddings_api import create_embeddings
@@ -39,12 +41,12 @@ from .http import (
     Receive,
     Scope,
     Send,
+    answer_headers,
     meta_headers,
     read_body,
     run_until_disconnect,
     secret_of,
     send_raw,
-    usd,
 )
 from .openai_ingress import parse_chat_request
 from .openai_render import render_chunk, render_error, render_response, render_usage_chunk
@@ -178,7 +180,12 @@ class GatewayApp:
             await self._lifespan(receive, send)
 
     async def _http(self, call: Call) -> None:
-        route = self._routes.get(call.scope["path"])
+        path = call.scope["path"]
+        route = self._routes.get(path)
+        if path == "/v1/messages" or path.startswith("/v1/messages/"):
+            # Anthropic's SDKs read only Anthropic's error shape: every error under this prefix is rendered so,
+            # the 404s, 405s and the generic 500 below as well as what the handlers raise.
+            call.render_error = render_anthropic_error
         try:
             if route is None and call.scope["path"].startswith("/dashboard"):
                 body = await self._read_body(call) if call.scope["method"] == "POST" else b""
@@ -202,19 +209,8 @@ class GatewayApp:
             # A bug of ours, never the client's: log it with the request id, answer without internals.
             logger.exception("request %s: unexpected error", call.request_id.decode())
             if not call.started:
-                await call.respond(
-                    500,
-                    orjson.dumps(
-                        {
-                            "error": {
-                                "message": f"internal error (request id {call.request_id.decode()})",
-                                "type": "api_error",
-                                "param": None,
-                                "code": "internal_error",
-                            }
-                        }
-                    ),
-                )
+                message = f"internal error (request id {call.request_id.decode()})"
+                await call.respond_error(SwitchyardError(message, code="internal_error"))
 
     async def _read_body(self, call: Call) -> bytes:
         return await read_body(call, self.max_body_bytes)
@@ -237,9 +233,7 @@ class GatewayApp:
         request, principal, request_id, cache = await self.prepare(call, parse_chat_request)
         if not request.stream:
             response = await self.gateway.chat(request, principal=principal, request_id=request_id, cache=cache)
-            headers = meta_headers(response.meta, response.model)
-            if response.meta is not None:
-                headers.append((b"x-switchyard-cost-usd", usd(response.meta.cost_usd)))
+            headers = answer_headers(response.meta, response.model)
             await call.respond(200, render_response(response, request.model), headers)
             return
         stream = await self.gateway.stream(request, principal=principal, request_id=request_id, cache=cache)

@@ -20,7 +20,7 @@ import orjson
 from ..embedding_types import EmbeddingRequest, EmbeddingResponse, EncodingFormat
 from ..embeddings import check_embedding_request
 from ..errors import InvalidRequestError
-from .http import Call, meta_headers, usd, validation_message
+from .http import Call, answer_headers, convert_body, json_object
 
 if TYPE_CHECKING:
     from .app import GatewayApp
@@ -60,17 +60,8 @@ def _inputs(raw: Any) -> tuple[list[str], list[list[int]]]:
 
 def parse_embedding_request(body: bytes) -> EmbeddingRequest:
     """Parse and validate an OpenAI ``/v1/embeddings`` body; raises ``InvalidRequestError``."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidRequestError("request body must be a JSON object")
-    try:
-        raw = msgspec.convert(data, _Body)
-    except msgspec.ValidationError as exc:
-        message, param = validation_message(exc)
-        raise InvalidRequestError(message, param=param) from exc
+    data = json_object(body)
+    raw = convert_body(data, _Body)
     texts, tokens = _inputs(raw.input)
     request = EmbeddingRequest(
         model=raw.model,
@@ -115,9 +106,7 @@ def render_embeddings(response: EmbeddingResponse, model: str, encoding: Encodin
 async def create_embeddings(app: GatewayApp, call: Call) -> None:
     request, principal, request_id, _ = await app.prepare(call, parse_embedding_request)
     response = await app.gateway.embed(request, principal=principal, request_id=request_id)
-    headers = meta_headers(response.meta, response.model)
-    if response.meta is not None:
-        headers.append((b"x-switchyard-cost-usd", usd(response.meta.cost_usd)))
+    headers = answer_headers(response.meta, response.model)
     if response.usage_estimated:
         # Gemini reports no usage for embeddings: the tokens (and so the cost) are the gateway's estimate.
         headers.append((b"x-switchyard-usage-estimated", b"true"))

@@ -11,9 +11,10 @@ import asyncio
 import random
 import re
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+import orjson
 
 from ..errors import (
     InvalidRequestError,
@@ -37,6 +38,9 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
+    "answer_headers",
+    "convert_body",
+    "json_object",
     "meta_headers",
     "read_body",
     "run_until_disconnect",
@@ -52,6 +56,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 ErrorRenderer = Callable[[SwitchyardError], bytes]
+T = TypeVar("T")
 
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 JSON = (b"content-type", b"application/json")
@@ -133,6 +138,26 @@ def validation_message(
     return f"{message} at '{param}'{suffix}", param
 
 
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object, decoded; a 400 saying what is wrong otherwise."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidRequestError("request body must be a JSON object")
+    return data
+
+
+def convert_body(data: Any, kind: type[T], hints: Sequence[tuple[re.Pattern[str], str]] = ()) -> T:
+    """``data`` validated into an ingress's wire struct; a 400 worded by :func:`validation_message` otherwise."""
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as exc:
+        message, param = validation_message(exc, hints)
+        raise InvalidRequestError(message, param=param) from exc
+
+
 async def read_body(call: Call, limit: int) -> bytes:
     """The whole request body; 413 beyond ``limit`` bytes, checked before and while reading."""
     for name, value in call.scope["headers"]:
@@ -174,6 +199,15 @@ def meta_headers(meta: ResponseMeta | None, upstream_model: str) -> Headers:
         headers.append((b"x-switchyard-cache", meta.cache.encode()))
     if meta.redacted is not None:
         headers.append((b"x-switchyard-redacted", str(meta.redacted).encode()))
+    return headers
+
+
+def answer_headers(meta: ResponseMeta | None, upstream_model: str) -> Headers:
+    """:func:`meta_headers` for a whole (non-streamed) answer, whose actual cost is known: ``x-switchyard-cost-usd``
+    too."""
+    headers = meta_headers(meta, upstream_model)
+    if meta is not None:
+        headers.append((b"x-switchyard-cost-usd", usd(meta.cost_usd)))
     return headers
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-import orjson
 
 from ..errors import InvalidRequestError
 from ..types import (
@@ -25,7 +24,7 @@ from ..types import (
     ToolCall,
     ToolChoice,
 )
-from .http import validation_message
+from .http import convert_body, json_object
 
 __all__ = ["parse_chat_request"]
 
@@ -232,18 +231,9 @@ def _response_format(raw: _ResponseFormat | None) -> ResponseFormat | None:
 
 def parse_chat_request(body: bytes) -> ChatRequest:
     """Parse and validate an OpenAI ``/v1/chat/completions`` body; raises ``InvalidRequestError``."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidRequestError("request body must be a JSON object")
+    data = json_object(body)
     extra = {k: v for k, v in data.items() if k not in _KNOWN_FIELDS}
-    try:
-        raw = msgspec.convert(data, _ChatBody)
-    except msgspec.ValidationError as exc:
-        message, param = validation_message(exc)
-        raise InvalidRequestError(message, param=param) from exc
+    raw = convert_body(data, _ChatBody)
     _check_ranges(raw)
     stop = [raw.stop] if isinstance(raw.stop, str) else list(raw.stop or [])
     return ChatRequest(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..errors import SwitchyardError
 from ..resilience.executor import ChatStream
 from ..types import ChatRequest
-from .http import Call, meta_headers, run_until_disconnect, usd
+from .http import Call, answer_headers, meta_headers, run_until_disconnect
 from .responses_ingress import ResponsesRequest, parse_responses_request
 from .responses_render import ResponseEvents, render_response
 
@@ -39,9 +39,7 @@ async def create_response(app: GatewayApp, call: Call) -> None:
     request, principal, request_id, cache = await app.prepare(call, parse)
     if not request.stream:
         response = await app.gateway.chat(request, principal=principal, request_id=request_id, cache=cache)
-        headers = meta_headers(response.meta, response.model)
-        if response.meta is not None:
-            headers.append((b"x-switchyard-cost-usd", usd(response.meta.cost_usd)))
+        headers = answer_headers(response.meta, response.model)
         await call.respond(200, render_response(parsed[0], response, request_id), headers)
         return
     stream = await app.gateway.stream(request, principal=principal, request_id=request_id, cache=cache)

@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-import orjson
 
 from ..errors import InvalidRequestError
 from ..routing.needs import parse_tags
@@ -43,7 +42,7 @@ from ..types import (
     ToolCall,
     ToolChoice,
 )
-from .http import validation_message
+from .http import convert_body, json_object
 
 __all__ = ["ResponsesRequest", "parse_responses_request"]
 
@@ -395,20 +394,11 @@ def _metadata(raw: dict[str, str] | None) -> tuple[dict[str, str], list[str]]:
 
 def parse_responses_request(body: bytes) -> ResponsesRequest:
     """Parse and validate a ``/v1/responses`` body; raises ``InvalidRequestError`` naming what is wrong."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequestError(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidRequestError("request body must be a JSON object")
+    data = json_object(body)
     _check_fields(data)
     _check_items(data.get("input"))
     _check_tools(data)
-    try:
-        raw = msgspec.convert(data, _Body)
-    except msgspec.ValidationError as exc:
-        message, param = validation_message(exc)
-        raise InvalidRequestError(message, param=param) from exc
+    raw = convert_body(data, _Body)
     _check_values(raw)
     metadata, tags = _metadata(raw.metadata)
     chat = ChatRequest(

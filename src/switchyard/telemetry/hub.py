@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..governance.governor import Ticket
     from ..providers.base import Deployment
     from ..resilience.executor import AttemptHook
-    from .tracing import Tracing
+    from .tracing import Operation, Tracing
 
 __all__ = ["Telemetry"]
 
@@ -76,11 +76,11 @@ class Telemetry:
 
     # -- hooks -------------------------------------------------------------------------------------------------
 
-    def begin(self, request: ChatRequest, member: str) -> None:
+    def begin(self, request: ChatRequest, member: str, operation: Operation = "chat") -> None:
         if self.metrics is not None:
             self.metrics.in_flight += 1
         if self.tracing is not None:
-            self.tracing.begin(request, member)
+            self.tracing.begin(request, member, operation)
 
     def finish(
         self,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from ..embedding_types import EmbeddingResponse
 from ..errors import SwitchyardError, UpstreamError
 from ..types import ChatRequest, ChatResponse
 from .config import TracingConfig
@@ -30,7 +31,10 @@ from .config import TracingConfig
 if TYPE_CHECKING:
     from ..providers.base import Deployment
 
-__all__ = ["GEN_AI_SYSTEMS", "Tracing"]
+__all__ = ["GEN_AI_SYSTEMS", "Operation", "Tracing"]
+
+Operation = Literal["chat", "embeddings"]
+"""``gen_ai.operation.name`` values of the semantic conventions that the gateway serves."""
 
 GEN_AI_SYSTEMS: Final = {
     "openai": "openai",
@@ -67,22 +71,25 @@ class Tracing:
 
     # -- the request span ------------------------------------------------------------------------------------
 
-    def begin(self, request: ChatRequest, member: str) -> None:
+    def begin(self, request: ChatRequest, member: str, operation: Operation = "chat") -> None:
+        """``operation`` is ``embeddings`` for an embeddings request, whose ``request`` is then its routing view
+        (no sampling parameters to record)."""
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "chat",
+            "gen_ai.operation.name": operation,
             "gen_ai.request.model": request.model,
             "switchyard.request_id": member,
-            "switchyard.stream": request.stream,
         }
-        for name, value in (
-            ("gen_ai.request.max_tokens", request.max_tokens),
-            ("gen_ai.request.temperature", request.temperature),
-            ("gen_ai.request.top_p", request.top_p),
-            ("gen_ai.request.seed", request.seed),
-        ):
-            if value is not None:
-                attributes[name] = value
-        span = self.tracer.start_span(f"chat {request.model}", kind=SpanKind.SERVER, attributes=attributes)
+        if operation == "chat":
+            attributes["switchyard.stream"] = request.stream
+            for name, value in (
+                ("gen_ai.request.max_tokens", request.max_tokens),
+                ("gen_ai.request.temperature", request.temperature),
+                ("gen_ai.request.top_p", request.top_p),
+                ("gen_ai.request.seed", request.seed),
+            ):
+                if value is not None:
+                    attributes[name] = value
+        span = self.tracer.start_span(f"{operation} {request.model}", kind=SpanKind.SERVER, attributes=attributes)
         key = (member, id(request))
         if key not in self._open:  # the same request object sent twice at once: trace the first only
             self._open[key] = span
@@ -108,12 +115,13 @@ class Tracing:
     def attempt(self, deployment: Deployment) -> Callable[[object, BaseException | None], None]:
         parent = _REQUEST.get()
         system = self.systems.get(deployment.name, deployment.provider)
+        operation: Operation = "embeddings" if deployment.mode == "embedding" else "chat"
         span = self.tracer.start_span(
-            f"chat {deployment.model}",
+            f"{operation} {deployment.model}",
             context=trace.set_span_in_context(parent) if parent is not None else None,
             kind=SpanKind.CLIENT,
             attributes={
-                "gen_ai.operation.name": "chat",
+                "gen_ai.operation.name": operation,
                 "gen_ai.system": system,
                 "gen_ai.provider.name": system,
                 "gen_ai.request.model": deployment.model,
@@ -125,6 +133,10 @@ class Tracing:
         def ended(result: object, error: BaseException | None) -> None:
             if isinstance(result, ChatResponse):
                 span.set_attributes(response_attributes(result))
+            elif isinstance(result, EmbeddingResponse):
+                span.set_attribute("gen_ai.response.model", result.model)
+                if result.usage is not None:
+                    span.set_attribute("gen_ai.usage.input_tokens", result.usage.input_tokens)
             else:
                 first = getattr(result, "first", None)  # an opened stream: its first chunk names the model
                 model = getattr(first, "model", None)
