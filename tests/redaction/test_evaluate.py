@@ -49,9 +49,10 @@ def test_scores_on_the_sample() -> None:
         assert rows[label]["f1"] >= 0.99, rows[label]
     assert rows["PHONE"]["precision"] >= 0.98, rows["PHONE"]
     assert rows["PHONE"]["recall"] >= 0.95, rows["PHONE"]
-    # Faker's JCB numbers include prefixes outside JCB's real range (3528-3589), which the issuer check rejects.
+    # The sample puts a card word before every card, which vouches even for Faker's JCB numbers outside JCB's
+    # real range (3528-3589); bare numbers of unknown issuers are not cards (tests/redaction/test_detectors.py).
     assert rows["CARD"]["precision"] >= 0.99, rows["CARD"]
-    assert rows["CARD"]["recall"] >= 0.85, rows["CARD"]
+    assert rows["CARD"]["recall"] >= 0.99, rows["CARD"]
     assert rows["ALL"]["precision"] >= 0.99
 
 
