@@ -193,6 +193,7 @@ def test_sdk_errors_are_typed(live: LiveStack) -> None:
             client.messages.create(model="no-such", max_tokens=10, messages=[{"role": "user", "content": "x"}])
         assert not_found.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
         assert "unknown model or route 'no-such'" in not_found.value.message
+        assert not_found.value.request_id == not_found.value.response.headers["x-request-id"]
         with pytest.raises(anthropic.BadRequestError) as no_max_tokens:
             # The SDK insists on max_tokens, so the body goes out through its low-level post.
             client.post("/v1/messages", cast_to=httpx.Response,

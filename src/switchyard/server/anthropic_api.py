@@ -23,7 +23,7 @@ from ..resilience.executor import ChatStream
 from ..types import ChatRequest
 from .anthropic_ingress import ANTHROPIC_ONLY, parse_count_tokens_request, parse_messages_request
 from .anthropic_render import MessageStream, render_message, render_stream_error
-from .http import Call, Headers, answer_headers, meta_headers, run_until_disconnect
+from .http import Call, answer_headers, meta_headers, run_until_disconnect
 
 if TYPE_CHECKING:
     from .app import GatewayApp
@@ -69,7 +69,7 @@ async def create_message(app: GatewayApp, call: Call) -> None:
     if not request.stream:
         response = await app.gateway.chat(request, principal=principal, request_id=request_id, cache=cache)
         body = render_message(response, request.model)
-        await call.respond(200, body, _headers(call, answer_headers(response.meta, response.model)))
+        await call.respond(200, body, answer_headers(response.meta, response.model))
         return
     stream = await app.gateway.stream(request, principal=principal, request_id=request_id, cache=cache)
     events = MessageStream(request.model)
@@ -83,14 +83,14 @@ async def _pump(call: Call, stream: ChatStream, events: MessageStream, input_est
     try:
         async for chunk in stream:
             if not call.started:
-                await call.start_stream(_headers(call, meta_headers(stream.meta, chunk.model)))
+                await call.start_stream(meta_headers(stream.meta, chunk.model))
                 await call.send_chunk(events.start(chunk.id or call.request_id.decode(), input_estimate))
             body = events.feed(chunk)
             if body:
                 await call.send_chunk(body)
         if not call.started:
             # An upstream that ended without a single chunk still gets a well-formed (empty) message.
-            await call.start_stream(_headers(call, meta_headers(stream.meta, "")))
+            await call.start_stream(meta_headers(stream.meta, ""))
             await call.send_chunk(events.start(call.request_id.decode(), input_estimate))
         tail = events.finish()
     except SwitchyardError as exc:
@@ -117,10 +117,5 @@ async def count_tokens(app: GatewayApp, call: Call) -> None:
         return request
 
     request = (await app.prepare(call, parse)).request
-    await call.respond(200, orjson.dumps({"input_tokens": estimate_prompt_tokens(request)}), _headers(call, []))
+    await call.respond(200, orjson.dumps({"input_tokens": estimate_prompt_tokens(request)}))
 
-
-def _headers(call: Call, headers: Headers) -> Headers:
-    # Anthropic's SDKs read the request id from ``request-id`` (``message._request_id``, ``exc.request_id``).
-    headers.append((b"request-id", call.request_id))
-    return headers

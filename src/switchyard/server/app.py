@@ -186,6 +186,7 @@ class GatewayApp:
             # Anthropic's SDKs read only Anthropic's error shape: every error under this prefix is rendered so,
             # the 404s, 405s and the generic 500 below as well as what the handlers raise.
             call.render_error = render_anthropic_error
+            call.id_headers = (b"x-request-id", b"request-id")
         try:
             if route is None and call.scope["path"].startswith("/dashboard"):
                 body = await self._read_body(call) if call.scope["method"] == "POST" else b""

@@ -78,7 +78,7 @@ class Call:
     ``render_error`` turns an error into the body the client's SDK expects: OpenAI's shape unless the ingress
     that took the request sets its own (Anthropic's ``{"type": "error", ...}``)."""
 
-    __slots__ = ("receive", "render_error", "request_id", "scope", "send", "started")
+    __slots__ = ("id_headers", "receive", "render_error", "request_id", "scope", "send", "started")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
@@ -86,6 +86,8 @@ class Call:
         self.send = send
         self.started = False
         self.render_error: ErrorRenderer = render_error
+        self.id_headers: tuple[bytes, ...] = (b"x-request-id",)
+        """Response headers that carry the request id (Anthropic's SDKs read ``request-id``)."""
         self.request_id = b""
         for name, value in scope["headers"]:
             if name == b"x-request-id" and _REQUEST_ID.match(value):
@@ -98,7 +100,8 @@ class Call:
 
     async def respond(self, status: int, body: bytes, headers: Headers | None = None) -> None:
         # With a length the server sends the body as is; without one it frames it as a chunked stream.
-        out: Headers = [JSON, (b"content-length", b"%d" % len(body)), (b"x-request-id", self.request_id)]
+        out: Headers = [JSON, (b"content-length", b"%d" % len(body))]
+        out.extend((name, self.request_id) for name in self.id_headers)
         if headers:
             out.extend(headers)
         self.started = True
@@ -114,7 +117,7 @@ class Call:
     async def start_stream(self, headers: Headers) -> None:
         """Send a 200 event-stream head; from here on errors can only travel inside the stream."""
         self.started = True
-        out = [*SSE_HEADERS, (b"x-request-id", self.request_id), *headers]
+        out = [*SSE_HEADERS, *((name, self.request_id) for name in self.id_headers), *headers]
         await self.send({"type": "http.response.start", "status": 200, "headers": out})
 
     async def send_chunk(self, body: bytes, *, last: bool = False) -> None:
