@@ -17,6 +17,16 @@ def parse(**body: Any) -> Any:
     return parse_chat_request(orjson.dumps(body))
 
 
+def test_a_forced_tool_must_be_among_the_tools() -> None:
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    with pytest.raises(InvalidRequestError, match="names tool 'delete_all', which is not in 'tools'") as caught:
+        parse(tools=tools, tool_choice={"type": "function", "function": {"name": "delete_all"}})
+    assert caught.value.param == "tool_choice"
+    with pytest.raises(InvalidRequestError, match="forces a tool call but no 'tools' are given"):
+        parse(tool_choice="required")
+    assert parse(tools=tools, tool_choice="required").tool_choice == ToolChoice("required")
+
+
 def test_full_request_translates_every_field() -> None:
     request = parse(
         messages=[

@@ -115,7 +115,16 @@ def test_text_formats(text: dict[str, Any], expected: ResponseFormat | None) -> 
 
 @pytest.mark.parametrize("choice", ["auto", "none", "required"])
 def test_tool_choice_modes(choice: str) -> None:
-    assert parse(tool_choice=choice).chat.tool_choice == ToolChoice(choice)  # type: ignore[arg-type]
+    tools = [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
+    assert parse(tool_choice=choice, tools=tools).chat.tool_choice == ToolChoice(choice)  # type: ignore[arg-type]
+
+
+def test_a_forced_tool_must_be_among_the_tools() -> None:
+    tools = [{"type": "function", "name": "lookup", "parameters": {"type": "object"}}]
+    unknown = refusal(tools=tools, tool_choice={"type": "function", "name": "delete_all"})
+    assert unknown.param == "tool_choice"
+    assert unknown.message == "'tool_choice' names tool 'delete_all', which is not in 'tools'"
+    assert refusal(tool_choice="required").message == "'tool_choice' forces a tool call but no 'tools' are given"
 
 
 def test_original_image_detail_becomes_high() -> None:

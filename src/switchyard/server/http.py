@@ -25,7 +25,7 @@ from ..errors import (
     SwitchyardError,
 )
 from ..routing.decisions import explain
-from ..types import ResponseMeta
+from ..types import ChatRequest, ResponseMeta
 from .openai_render import render_error
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "Scope",
     "Send",
     "answer_headers",
+    "check_tool_choice",
     "convert_body",
     "json_object",
     "meta_headers",
@@ -159,6 +160,17 @@ def convert_body(data: Any, kind: type[T], hints: Sequence[tuple[re.Pattern[str]
     except msgspec.ValidationError as exc:
         message, param = validation_message(exc, hints)
         raise InvalidRequestError(message, param=param) from exc
+
+
+def check_tool_choice(request: ChatRequest, param: str) -> ChatRequest:
+    """A forced tool must be one of the request's tools: said here, as a 400 naming ``param``, rather than by
+    whichever provider the request reaches, in its own words (or not at all)."""
+    choice = request.tool_choice
+    if choice is not None and choice.mode in ("required", "tool") and not request.tools:
+        raise InvalidRequestError(f"'{param}' forces a tool call but no 'tools' are given", param=param)
+    if choice is not None and choice.mode == "tool" and choice.name not in {t.name for t in request.tools}:
+        raise InvalidRequestError(f"'{param}' names tool '{choice.name}', which is not in 'tools'", param=param)
+    return request
 
 
 async def read_body(call: Call, limit: int) -> bytes:

@@ -24,7 +24,7 @@ from ..types import (
     ToolCall,
     ToolChoice,
 )
-from .http import convert_body, json_object
+from .http import check_tool_choice, convert_body, json_object
 
 __all__ = ["parse_chat_request"]
 
@@ -236,7 +236,7 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     raw = convert_body(data, _ChatBody)
     _check_ranges(raw)
     stop = [raw.stop] if isinstance(raw.stop, str) else list(raw.stop or [])
-    return ChatRequest(
+    request = ChatRequest(
         model=raw.model,
         messages=[_message(m) for m in raw.messages],
         tools=[
@@ -267,3 +267,4 @@ def parse_chat_request(body: bytes) -> ChatRequest:
         include_usage=bool(raw.stream_options and raw.stream_options.include_usage),
         extra=extra,
     )
+    return check_tool_choice(request, "tool_choice")

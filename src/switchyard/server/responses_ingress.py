@@ -42,7 +42,7 @@ from ..types import (
     ToolCall,
     ToolChoice,
 )
-from .http import convert_body, json_object
+from .http import check_tool_choice, convert_body, json_object
 
 __all__ = ["ResponsesRequest", "parse_responses_request"]
 
@@ -425,4 +425,5 @@ def parse_responses_request(body: bytes) -> ResponsesRequest:
         extra={"max_cost": raw.max_cost} if raw.max_cost is not None else {},
         tags=tags,
     )
+    check_tool_choice(chat, "tool_choice")
     return ResponsesRequest(chat=chat, instructions=raw.instructions, metadata=metadata)
