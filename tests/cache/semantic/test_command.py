@@ -15,10 +15,12 @@ def test_eval_cache_prints_a_table_and_json(data_dir: Path, tmp_path: Path, caps
     args = ["eval-cache", "--data", str(data_dir), "--limit", "80", "--min-served", "3", "--cache-dir", str(tmp_path)]
     assert main(args) == 0
     table = capsys.readouterr().out
-    for heading in ("Static cosine threshold", "Verified cache", "Operating point", "Hard negatives", "protocol:"):
+    for heading in ("Static cosine threshold", "Verified cache", "Operating point", "Hard negatives", "protocol:",
+                    "most precise point static cosine reaches", "calib-only forecast", "Label ceiling"):
         assert heading in table
     assert main([*args, "--json"]) == 0
     figures = orjson.loads(capsys.readouterr().out)
     assert figures["pairs"] == 80
     assert set(figures["operating"]) >= {"served", "precision", "hit_rate", "false_hit_rate", "threshold"}
     assert figures["hard_negative_hits"] == []
+    assert set(figures["at_cosine_best"]) == {"precision", "verified_hit_rate", "cosine_hit_rate", "ratio"}

@@ -68,3 +68,10 @@ def test_sample_run_is_consistent(sample: CacheEvaluation) -> None:
     if sample.baseline is not None:
         assert sample.baseline.precision >= sample.operating.precision
     assert sum(v["pairs"] for v in sample.vetoes.values()) <= sample.pairs
+    best = sample.at_cosine_best
+    assert best["precision"] == sample.cosine_most_precise.precision
+    assert best["cosine_hit_rate"] == sample.cosine_most_precise.hit_rate
+    if best["ratio"] is not None:
+        assert best["ratio"] == pytest.approx((best["verified_hit_rate"] or 0) / (best["cosine_hit_rate"] or 1))
+    assert sample.calib_forecast is not None
+    assert "other half" in sample.calib_forecast

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from switchyard.cache.semantic.train import choose_threshold, export
+from switchyard.cache.semantic.train import TRANSFER_SPLITS, choose_threshold, export, transfer_check
+
+QUICK = {"max_iter": 30, "learning_rate": 0.1, "max_depth": 3, "random_state": 0}
+"""Fewer, larger steps than the shipped settings: the transfer check's arithmetic, not the model, is under test."""
 
 sklearn_ensemble = pytest.importorskip("sklearn.ensemble", reason="scikit-learn (a dev dependency) trains the model")
 
@@ -46,3 +49,30 @@ def test_no_threshold_when_nothing_is_precise_enough() -> None:
     threshold, served, _ = choose_threshold(scores, labels, max_false_hits=0.02, min_served=5)
     assert served == 0
     assert threshold > scores.max()
+
+
+def test_transfer_check_measures_the_threshold_on_the_unseen_half() -> None:
+    # Feature 0 says "duplicate" above 0.5, but one label in 50 is flipped at random: a threshold chosen on
+    # one half for <= 2 % false hits cannot keep that promise on the other, and the check must show it.
+    rng = np.random.default_rng(1)
+    x = rng.random((1600, 3))
+    labels = (x[:, 0] > 0.5) ^ (rng.random(1600) < 0.02)
+    excluded = np.zeros(1600, dtype=bool)
+    result = transfer_check(x, x, labels, excluded, max_false_hits=0.02, min_served=40, confidence=0.5,
+                            params=QUICK, log=lambda _m: None)
+    assert result["splits"] == TRANSFER_SPLITS
+    assert result["chosen_half_served"] > 0
+    assert result["chosen_half_false_hit_rate"] <= 0.02 + 1e-9
+    assert result["unseen_half_served"] > 0
+    assert result["unseen_half_false_hit_rate"] > result["chosen_half_false_hit_rate"]
+    assert 0.0 < result["unseen_half_duplicates_served"] <= 1.0
+
+
+def test_excluded_pairs_are_never_served_in_the_transfer_check() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.random((1200, 2))
+    labels = x[:, 0] > 0.5
+    excluded = np.ones(1200, dtype=bool)
+    result = transfer_check(x, x, labels, excluded, max_false_hits=0.02, min_served=20, confidence=0.5,
+                            params=QUICK, log=lambda _m: None)
+    assert (result["chosen_half_served"], result["unseen_half_served"]) == (0, 0)

@@ -27,10 +27,29 @@ def served(verifier: Verifier, encoder: Encoder, a: str, b: str) -> bool:
 
 
 def test_bundled_verifier_records_a_calib_only_protocol(verifier: Verifier) -> None:
-    assert "split=calib only" in verifier.info["protocol"]
+    info = verifier.info
+    assert "split=calib only" in info["protocol"]
+    assert "split=eval never read" in info["protocol"]
     assert 0.5 < verifier.threshold < 1.0
     assert 0.0 < verifier.floor < 1.0
-    assert verifier.info["features"] == list(HAND_FEATURES)
+    assert info["features"] == list(HAND_FEATURES)
+    assert verifier.model.roots.size == info["trees"]
+
+
+def test_bundled_verifier_meets_its_calib_target_and_records_how_it_transfers(verifier: Verifier) -> None:
+    info = verifier.info
+    # The threshold was chosen where the out-of-fold false-hit rate meets the target over enough pairs...
+    assert info["calib_oof_served"] >= info["min_served"]
+    assert info["calib_oof_false_hit_rate"] <= info["target_false_hit_rate"]
+    assert info["target_false_hit_rate"] <= 0.02
+    assert 0.0 < info["calib_oof_duplicates_served"] < 0.2
+    # ...and the split-half check says what that promise is worth on pairs the threshold never saw: recorded,
+    # measured on real halves, and (on these noisy labels) worse than the promise.
+    transfer = info["calib_transfer"]
+    assert transfer["splits"] >= 2
+    assert transfer["unseen_half_served"] > 0
+    assert transfer["chosen_half_false_hit_rate"] <= info["target_false_hit_rate"] + 1e-9
+    assert transfer["unseen_half_false_hit_rate"] > transfer["chosen_half_false_hit_rate"]
 
 
 def test_no_hard_negative_is_served(verifier: Verifier, encoder: Encoder) -> None:

@@ -84,6 +84,22 @@ def render(r: CacheEvaluation) -> str:
            f"no static cosine threshold reaches precision {r.operating.precision:.3f} over >= {r.min_served} pairs "
            f"(its best is {r.cosine_most_precise.precision:.3f}), so its hit rate there is 0")
     )
+    verifier_only = r.by_verifier
+    lines.append(
+        f"  of which the verifier decided {verifier_only.served}: false-hit rate "
+        f"{_pct(verifier_only.false_hit_rate).strip()}; the exact stage (texts equal once normalised) "
+        f"{r.exact_stage.served}: false-hit rate {_pct(r.exact_stage.false_hit_rate).strip()} "
+        "(identical questions labelled non-duplicate)"
+    )
+    best = r.at_cosine_best
+    lines.append(
+        f"  at the most precise point static cosine reaches (precision {best['precision'] or 0:.3f}): verified "
+        f"{_pct(best['verified_hit_rate'] or 0).strip()} vs cosine {_pct(best['cosine_hit_rate'] or 0).strip()} "
+        + ("" if best["ratio"] is None else f"= {best['ratio']:.2f}x ")
+        + "(both thresholds with hindsight)"
+    )
+    if r.calib_forecast is not None:
+        lines.append(f"  calib-only forecast (recorded in the artifact): {r.calib_forecast}")
     lines += ["", "Best hit rate at equal precision (thresholds picked with hindsight on eval, both methods):",
               f"  {'precision':>9} {'verified':>9} {'cosine':>9} {'cos+checks':>10} {'ratio':>7}"]
     for row in r.equal_precision:

@@ -11,7 +11,9 @@ Methods: **static cosine** at every threshold (the baseline), and the **verified
 :class:`~.verifier.Verifier`: hard checks, then the learned score) at its calibrated threshold and along a
 sweep. "At equal precision" compares the verified cache's hit rate with the best hit rate any cosine threshold
 reaches while being at least as precise, on this same data — the baseline's threshold is picked with hindsight,
-the verifier's was fixed on calib. Also measured: the hand-made hard negatives (same words, different question:
+the verifier's was fixed on calib. When no cosine threshold is that precise, the ratio there is unbounded; the
+finite comparison is then made at the most precise point cosine reaches (both hit rates with hindsight).
+Also measured: the hand-made hard negatives (same words, different question:
 every one must be refused), the paraphrase pairs (all true matches), and how often pairs whose texts are
 identical after normalisation are labelled duplicates — the ceiling any method's precision meets on these labels.
 """
@@ -73,6 +75,8 @@ class CacheEvaluation:
     pairs: int
     duplicates: int
     protocol: str
+    calib_forecast: str | None
+    """The false-hit rate the artifact's own calib-only transfer check expects on unseen pairs, if recorded."""
     operating: CurvePoint
     """The verified cache at the bundled verifier's threshold: the exact stage (texts equal once normalised)
     and the verifier together, as lookups serve."""
@@ -87,6 +91,9 @@ class CacheEvaluation:
     """``operating.hit_rate / baseline.hit_rate``; ``None`` when there is no baseline (no cosine threshold is
     that precise at all)."""
     cosine_most_precise: CurvePoint
+    at_cosine_best: dict[str, float | None]
+    """At the precision of ``cosine_most_precise``: the verified cache's best hit rate (with hindsight, like
+    cosine's), cosine's, and their ratio — the highest precision at which both methods serve anything."""
     cosine_at_issue_threshold: CurvePoint
     guarded_cosine: CurvePoint | None
     """Ablation: cosine plus the hard checks only, best hit rate at precision ≥ ``operating.precision``."""
@@ -231,6 +238,15 @@ def evaluate(
             "ratio": (v.hit_rate / c.hit_rate) if v and c and c.hit_rate else None,
         })
 
+    cosine_best = most_precise(cosine, labels, min_served)
+    verified_there = best_at_precision(score, labels, cosine_best.precision, min_served)
+    at_cosine_best: dict[str, float | None] = {
+        "precision": cosine_best.precision,
+        "verified_hit_rate": verified_there.hit_rate if verified_there else 0.0,
+        "cosine_hit_rate": cosine_best.hit_rate,
+        "ratio": verified_there.hit_rate / cosine_best.hit_rate if verified_there and cosine_best.hit_rate else None,
+    }
+
     vetoes: dict[str, dict[str, int]] = {}
     for (reason, duplicate), n in Counter(zip(reasons, labels.tolist(), strict=True)).items():
         if reason is not None:
@@ -260,12 +276,14 @@ def evaluate(
         pairs=len(pairs),
         duplicates=int(labels.sum()),
         protocol=str(verifier.info.get("protocol", "unknown (the verifier carries no record of its training)")),
+        calib_forecast=_forecast(verifier),
         operating=operating,
         by_verifier=by_verifier,
         exact_stage=exact_stage,
         baseline=baseline,
         hit_rate_ratio=ratio,
-        cosine_most_precise=most_precise(cosine, labels, min_served),
+        cosine_most_precise=cosine_best,
+        at_cosine_best=at_cosine_best,
         cosine_at_issue_threshold=_point(ISSUE_COSINE, cosine >= ISSUE_COSINE, labels),
         guarded_cosine=best_at_precision(guarded, labels, operating.precision, min_served),
         cosine_curve=[_point(t, cosine >= t, labels) for t in COSINE_SWEEP],
@@ -285,6 +303,18 @@ def evaluate(
         false_hits=false_hits,
         min_served=min_served,
         seconds={k: round(v, 2) for k, v in seconds.items()},
+    )
+
+
+def _forecast(verifier: Verifier) -> str | None:
+    transfer = verifier.info.get("calib_transfer")
+    if not isinstance(transfer, dict):
+        return None
+    return (
+        f"thresholds chosen on half of calib at {transfer['chosen_half_false_hit_rate']:.1%} false hits served "
+        f"{transfer['unseen_half_false_hit_rate']:.1%} false hits and {transfer['unseen_half_duplicates_served']:.1%} "
+        f"of duplicates on the other half ({transfer['splits']} halvings, {transfer['unseen_half_served']} pairs "
+        "served; the verifier stage only)"
     )
 
 

@@ -18,6 +18,13 @@ Protocol (recorded in the artifact and printed by ``switchyard eval-cache``):
    jagged curve). The cosine floor is the lowest cosine among those pairs, less a margin.
 4. The final model is trained on all of calib with the same settings and exported as flat tree arrays; the
    export is checked against scikit-learn's own predictions.
+5. Transfer check, still on calib alone: calib is cut in halves (:data:`TRANSFER_SPLITS` times); steps 2-4 run
+   on one half (one fold split instead of three) and the threshold found there is applied to the other. The
+   pooled false-hit rate on the unseen halves is recorded next to the out-of-fold one: it is what to expect on
+   new pairs, and on the Quora pairs it is worse. A threshold is the lowest point of a jagged curve that clears
+   the target, so it tends to sit where the curve happened to dip (the winner's curse), and the top of the
+   ranking rests on a few hundred pairs with noisy labels. Hence the default target of 1 %: in this check a 2 %
+   target served about 5 % false hits on the unseen halves, 1 % about 3 %.
 
 The ``eval`` split is never read here. Training needs scikit-learn (a development dependency); serving does not.
 """
@@ -51,6 +58,7 @@ REPEATS = 3
 """Out-of-fold scores are averaged over this many different fold splits: the top of the ranking, where the
 threshold is chosen, rests on a few hundred pairs and is jumpy from one split to the next."""
 FLOOR_MARGIN = 0.02
+TRANSFER_SPLITS = 4
 
 
 def _features(a: list[TextInfo], b: list[TextInfo], cosine: NDArray[np.float32]) -> tuple[
@@ -61,10 +69,13 @@ def _features(a: list[TextInfo], b: list[TextInfo], cosine: NDArray[np.float32])
     return forward, backward
 
 
-def _fit(forward: NDArray[np.float64], backward: NDArray[np.float64], labels: NDArray[np.bool_]) -> Any:
+def _fit(
+    forward: NDArray[np.float64], backward: NDArray[np.float64], labels: NDArray[np.bool_],
+    params: dict[str, Any] = PARAMS,
+) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    model = HistGradientBoostingClassifier(**PARAMS)
+    model = HistGradientBoostingClassifier(**params)
     model.fit(np.vstack([forward, backward]), np.concatenate([labels, labels]))
     return model
 
@@ -127,8 +138,62 @@ def choose_threshold(
     return float(ranked[cut]), int(served[cut]), float(wrong[: cut + 1].mean())
 
 
+def transfer_check(
+    forward: NDArray[np.float64],
+    backward: NDArray[np.float64],
+    labels: NDArray[np.bool_],
+    excluded: NDArray[np.bool_],
+    *,
+    max_false_hits: float,
+    min_served: int,
+    confidence: float,
+    params: dict[str, Any] = PARAMS,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Step 5 of the protocol: thresholds chosen on one half of the pairs, measured on the other.
+
+    ``excluded`` pairs (hard mismatches, equal texts) score 0 on both sides, as in training. ``min_served`` is
+    halved with the data. Returns the pooled figures over :data:`TRANSFER_SPLITS` random halvings."""
+    from sklearn.model_selection import StratifiedKFold
+
+    chosen_served = chosen_wrong = unseen_served = unseen_wrong = unseen_correct = 0
+    for split in range(TRANSFER_SPLITS):
+        order = np.random.default_rng(1000 + split).permutation(len(labels))
+        mine, unseen = np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2 :])
+        oof = np.zeros(len(mine))
+        folds = StratifiedKFold(FOLDS, shuffle=True, random_state=split)
+        for fit_rows, held_out in folds.split(mine, labels[mine]):
+            rows = mine[fit_rows]
+            model = _fit(forward[rows], backward[rows], labels[rows], params)
+            rows = mine[held_out]
+            oof[held_out] = (model.predict_proba(forward[rows])[:, 1] + model.predict_proba(backward[rows])[:, 1]) / 2
+        oof[excluded[mine]] = 0.0
+        threshold, served, rate = choose_threshold(
+            oof, labels[mine], max_false_hits=max_false_hits, min_served=min_served // 2, confidence=confidence
+        )
+        model = _fit(forward[mine], backward[mine], labels[mine], params)
+        score = (model.predict_proba(forward[unseen])[:, 1] + model.predict_proba(backward[unseen])[:, 1]) / 2
+        score[excluded[unseen]] = 0.0
+        hits = score >= threshold
+        chosen_served += served
+        chosen_wrong += round(rate * served)
+        unseen_served += int(hits.sum())
+        unseen_wrong += int((hits & ~labels[unseen]).sum())
+        unseen_correct += int((hits & labels[unseen]).sum())
+        log(f"  transfer split {split + 1}/{TRANSFER_SPLITS}: chosen half serves {served} at {rate:.2%} false, "
+            f"unseen half {int(hits.sum())} at {(hits & ~labels[unseen]).sum() / max(int(hits.sum()), 1):.2%}")
+    return {
+        "splits": TRANSFER_SPLITS,
+        "chosen_half_served": chosen_served,
+        "chosen_half_false_hit_rate": chosen_wrong / max(chosen_served, 1),
+        "unseen_half_served": unseen_served,
+        "unseen_half_false_hit_rate": unseen_wrong / max(unseen_served, 1),
+        "unseen_half_duplicates_served": unseen_correct / max(int(labels.sum()) // 2 * TRANSFER_SPLITS, 1),
+    }
+
+
 def train(
-    data_dir: Path, *, cache_dir: Path = DEFAULT_CACHE_DIR, max_false_hits: float = 0.02, min_served: int = 100,
+    data_dir: Path, *, cache_dir: Path = DEFAULT_CACHE_DIR, max_false_hits: float = 0.01, min_served: int = 100,
     confidence: float = 0.5, log: Any = print,
 ) -> Verifier:
     """The protocol of the module docstring; returns the verifier (not yet saved)."""
@@ -171,6 +236,13 @@ def train(
     log(f"out-of-fold: threshold {threshold:.4f} serves {served} pairs, false hits {false_hits:.2%}, "
         f"duplicates served {recall:.2%}; cosine floor {floor:.2f}")
 
+    transfer = transfer_check(
+        forward, backward, labels, vetoed | same_text, max_false_hits=max_false_hits, min_served=min_served,
+        confidence=confidence, log=log,
+    )
+    log(f"transfer: thresholds chosen at {transfer['chosen_half_false_hit_rate']:.2%} false hits served "
+        f"{transfer['unseen_half_false_hit_rate']:.2%} on the unseen halves")
+
     final = _fit(forward, backward, labels)
     ensemble = export(final)
     mine = 1.0 / (1.0 + np.exp(-ensemble.log_odds(forward[:2000])))
@@ -182,7 +254,9 @@ def train(
             f"trained and calibrated on split=calib only ({len(pairs)} pairs): {FOLDS}-fold out-of-fold scores "
             f"averaged over {REPEATS} splits; "
             f"threshold = lowest score whose served pairs (>= {min_served}) have <= {max_false_hits:.0%} false hits "
-            f"in {confidence:.0%} of bootstrap resamples; final model refit on all of calib; split=eval never read"
+            f"in {confidence:.0%} of bootstrap resamples; final model refit on all of calib; the same rule on calib "
+            f"halves served {transfer['unseen_half_false_hit_rate']:.1%} false hits on the other halves; "
+            "split=eval never read"
         ),
         "calib_pairs": len(pairs),
         "calib_duplicates": int(labels.sum()),
@@ -198,6 +272,7 @@ def train(
         "confidence": confidence,
         "target_false_hit_rate": max_false_hits,
         "min_served": min_served,
+        "calib_transfer": transfer,
         "params": PARAMS,
         "features": list(HAND_FEATURES),
         "trees": len(ensemble.roots),
@@ -214,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=Path("src/switchyard/data") / BUNDLED_VERIFIER)
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
-    parser.add_argument("--max-false-hits", type=float, default=0.02)
+    parser.add_argument("--max-false-hits", type=float, default=0.01)
     parser.add_argument("--min-served", type=int, default=100)
     parser.add_argument("--confidence", type=float, default=0.5)
     args = parser.parse_args(argv)
