@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 import uvicorn
 
 from switchyard import parse_config
+from switchyard.server.app import GatewayApp
 from switchyard.server.services import build_app
 from switchyard.simulator import Simulator
 from tests.conftest import free_port, sim_config
@@ -61,7 +61,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     def run(coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=60)
 
-    async def start() -> tuple[Simulator, uvicorn.Server, asyncio.Future[None], str]:
+    async def start() -> tuple[Simulator, GatewayApp, uvicorn.Server, asyncio.Future[None], str]:
         sim = Simulator()
         await sim.start()
         config = sim_config(
@@ -73,20 +73,22 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         )
         sim.set_faults("openai:gpt-flaky", {"error_rate": 1.0, "error_status": 503})
         port = free_port()
+        app = build_app(parse_config(config))
         server = uvicorn.Server(uvicorn.Config(
-            build_app(parse_config(config)), host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-            access_log=False,
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False,
         ))
         serving = asyncio.ensure_future(server.serve())
         while not server.started:
             if serving.done():
                 serving.result()
             await asyncio.sleep(0.005)
-        return sim, server, serving, f"http://127.0.0.1:{port}"
+        return sim, app, server, serving, f"http://127.0.0.1:{port}"
 
-    sim, server, serving, url = run(start())
+    sim, app, server, serving, url = run(start())
+    cache = app.gateway.cache
+    assert cache is not None
     try:
-        yield traffic(url)
+        yield traffic(url, settle=lambda: run(cache.flush()))
     finally:
 
         async def stop() -> None:
@@ -100,8 +102,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         loop.close()
 
 
-def traffic(url: str) -> Served:
-    """What the page should show afterwards: every cost the clients were told, fallbacks and cache hits."""
+def traffic(url: str, settle: Callable[[], None]) -> Served:
+    """What the page should show afterwards: every cost the clients were told, fallbacks and cache hits.
+    ``settle`` waits for the gateway's background cache writes."""
     auth = {"authorization": f"Bearer {MASTER}"}
     costs: list[float] = []
     outcomes: list[str] = []
@@ -124,7 +127,7 @@ def traffic(url: str) -> Served:
             costs.append(cost)
             outcomes.append(response.headers["x-switchyard-cache"])
             by_feature[feature] = by_feature.get(feature, 0.0) + cost
-            time.sleep(0.05)  # the cache stores in the background; the repeat must find it
+            settle()  # the cache stores in the background; the repeat must find it
         with client.stream("POST", "/v1/chat/completions", headers=auth, json={
             "model": "claude", "stream": True, "stream_options": {"include_usage": True},
             "messages": [{"role": "user", "content": "stream a short answer"}],

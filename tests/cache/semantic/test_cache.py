@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from switchyard.cache.semantic.cache import SemanticCache
 from switchyard.cache.semantic.index import HNSW_AVAILABLE
 from switchyard.cache.semantic.redis_store import RedisSemanticStore
-from switchyard.cache.semantic.store import MemorySemanticStore
+from switchyard.cache.semantic.store import Changes, MemorySemanticStore
 from switchyard.embed import Encoder
 
 CTX = b"\x01" * 16
@@ -122,3 +123,39 @@ async def test_a_growing_group_gets_its_graph_built_off_the_loop(encoder: Encode
         hit = await sem.lookup("tenant", CTX, "what is the boiling point of liquid number 7 ?")
         assert hit is not None
         assert hit.response_key == "r7"
+
+
+class SendingStore(MemorySemanticStore):
+    """Polls as :class:`RedisSemanticStore` does through redis-py, which sends each command under
+    ``asyncio.wait_for``; the test decides when the first send completes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = asyncio.Event()
+        self.sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.swallowed = 0
+
+    async def changes(self, cursor: str, *, wait_s: float) -> Changes:
+        self.sending.set()
+        await asyncio.wait_for(self.sent, wait_s + 1.0)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            self.swallowed += 1  # cancelled, yet wait_for returned: the caller goes on as if nothing happened
+        return await super().changes(cursor, wait_s=wait_s)
+
+
+async def test_closing_stops_a_follower_whose_cancellation_was_swallowed(encoder: Encoder) -> None:
+    store = SendingStore()
+    sem = SemanticCache(store, encoder=encoder, poll_s=0.05)
+    await sem.start()
+    follower = sem._follower
+    assert follower is not None
+    await store.sending.wait()
+    # The send completes and the cancellation arrives before the follower runs again: Python 3.11's wait_for
+    # then returns the result and drops the cancellation (CPython gh-86296).
+    store.sent.set_result(None)
+    async with asyncio.timeout(10):
+        await sem.aclose()
+    assert follower.done()
+    if sys.version_info < (3, 12):
+        assert store.swallowed >= 1
