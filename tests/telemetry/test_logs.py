@@ -15,6 +15,7 @@ import pytest
 
 from switchyard import ChatRequest, Gateway, Message, parse_config
 from switchyard.simulator import Simulator
+from switchyard.telemetry import logs
 from switchyard.telemetry.logs import (
     REDACTED,
     REQUEST_LOGGER,
@@ -168,3 +169,40 @@ def test_without_an_event_loop_every_line_is_flushed(tmp_path: Path) -> None:
         handler.setFormatter(JsonFormatter())
         handler.handle(logging.makeLogRecord({"msg": "alone", "levelno": logging.INFO, "levelname": "INFO"}))
         assert orjson.loads((tmp_path / "log").read_text())["msg"] == "alone"
+
+
+async def test_serve_logging_writes_request_lines_without_a_log_record_and_the_same_line_with_one(
+    sim: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = parse_config(sim_config(sim.base_url))
+    root, requests = logging.getLogger(), logging.getLogger(REQUEST_LOGGER)
+    saved = (list(root.handlers), root.level, requests.level)
+    extra = logging.Handler(logging.INFO)
+    seen: list[logging.LogRecord] = []
+    extra.emit = seen.append  # type: ignore[method-assign]
+    try:
+        configure_logging(config, level=logging.WARNING)
+        sink = logs.request_sink
+        assert sink is not None
+        assert sink.takes_requests_directly(requests)
+        async with Gateway(config) as gateway:
+            await gateway.chat(ChatRequest(model="gpt", messages=[Message.user("hi")]), request_id="direct")
+            # Another handler on the root logger must see requests too: the direct path steps aside.
+            root.addHandler(extra)
+            assert not sink.takes_requests_directly(requests)
+            await gateway.chat(ChatRequest(model="gpt", messages=[Message.user("hi")]), request_id="record")
+        sink.flush()
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+        requests.setLevel(saved[2])
+    lines = {line["request_id"]: line for line in map(orjson.loads, capsys.readouterr().err.splitlines())}
+    direct, recorded = lines["direct"], lines["record"]
+    assert [r.switchyard["request_id"] for r in seen] == ["record"]  # type: ignore[attr-defined]
+    assert {k: v for k, v in direct.items() if k not in ("ts", "request_id", "latency_ms", "upstream_ms")} == {
+        k: v for k, v in recorded.items() if k not in ("ts", "request_id", "latency_ms", "upstream_ms")
+    }
+    assert (direct["logger"], direct["level"], direct["model"]) == (REQUEST_LOGGER, "info", "gpt-4o-mini")

@@ -24,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from ..errors import AllAttemptsFailedError, ConfigError, SwitchyardError, UpstreamError
 from ..types import Attempt, ChatRequest, ResponseMeta, Usage
+from . import logs
 from .logs import REQUEST_LOGGER, Redactor, secrets_of
 from .metrics import BREAKER_CODES, Metrics, Row, exposition, registry
 from .snapshot import Recent, deployment_figures, snapshot
@@ -258,6 +259,11 @@ class Telemetry:
         self._emit(fields)
 
     def _emit(self, fields: dict[str, Any]) -> None:
+        # The server's own JSON handler, alone on the root logger, takes the fields without a LogRecord.
+        sink = logs.request_sink
+        if sink is not None and sink.takes_requests_directly(self._log):
+            sink.write_request(fields)
+            return
         # Straight to the handlers: the level was checked by the caller, and the caller's frame (which
         # ``Logger.info`` would look up) is always this one.
         record = self._log.makeRecord(REQUEST_LOGGER, logging.INFO, __file__, 0, "request", (), None)
