@@ -206,3 +206,16 @@ async def test_serve_logging_writes_request_lines_without_a_log_record_and_the_s
         k: v for k, v in recorded.items() if k not in ("ts", "request_id", "latency_ms", "upstream_ms")
     }
     assert (direct["logger"], direct["level"], direct["model"]) == (REQUEST_LOGGER, "info", "gpt-4o-mini")
+
+
+async def test_request_lines_go_out_once_enough_bytes_wait(tmp_path: Path) -> None:
+    with (tmp_path / "log").open("w", encoding="utf-8") as stream:
+        handler = LineHandler(stream, interval_s=60, max_pending=200)
+        handler.setFormatter(JsonFormatter())
+        for i in range(3):
+            handler.write_request({"request_id": f"r{i}", "status": 200})
+        written = [orjson.loads(line)["request_id"] for line in (tmp_path / "log").read_text().splitlines()]
+        handler.flush()
+        everything = [orjson.loads(line)["request_id"] for line in (tmp_path / "log").read_text().splitlines()]
+    assert 0 < len(written) < 3  # the size limit sent what waited, without the minute-long interval
+    assert everything == ["r0", "r1", "r2"]
