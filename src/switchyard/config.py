@@ -30,6 +30,7 @@ from .routing.spec import (
     check_route,
 )
 from .telemetry.config import TelemetryConfig, TracingConfig
+from .types import Mode
 
 __all__ = [
     "AlertsConfig",
@@ -143,7 +144,7 @@ class ModelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A quality score (any scale, higher is better) for routes with ``strategy: quality``."""
     weight: float = 1.0
     """Share of traffic under ``strategy: weighted`` unless the route's ``weights`` says otherwise."""
-    mode: Literal["chat", "embedding"] | None = None
+    mode: Mode | None = None
     """What the deployment serves: chat completions or ``/v1/embeddings``. Default: the catalog's kind for the
     model, else ``embedding`` when its id says ``embed`` (``nomic-embed-text``), else ``chat``."""
 

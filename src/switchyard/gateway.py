@@ -41,7 +41,7 @@ from .resilience.probe import Prober
 from .routing.plan import Plan, Router
 from .state import MemoryStore, StateStore
 from .telemetry.hub import Telemetry
-from .types import ChatRequest, ChatResponse, ResponseMeta, Usage
+from .types import ChatRequest, ChatResponse, Mode, ResponseMeta, Usage
 
 if TYPE_CHECKING:
     from .governance.ledger import Ledger
@@ -236,7 +236,7 @@ class Gateway:
         stream.meta.redacted = vault.count
         return RestoringStream(stream, vault) if vault.restore and vault.count else stream
 
-    async def _plans(self, request: ChatRequest, principal: Principal, mode: str) -> tuple[Plan, list[Plan]]:
+    async def _plans(self, request: ChatRequest, principal: Principal, mode: Mode) -> tuple[Plan, list[Plan]]:
         key = principal.key.id if principal.key is not None else None
         plan = await self.router.aplan(request, user=principal.user or request.user, key=key, mode=mode)
         route = self.config.routes.get(plan.route or "")
@@ -251,7 +251,7 @@ class Gateway:
         return plan, tiers
 
     async def _admit(
-        self, request: ChatRequest, principal: Principal | None, request_id: str | None, *, mode: str = "chat",
+        self, request: ChatRequest, principal: Principal | None, request_id: str | None, *, mode: Mode = "chat",
         prompt_tokens: int | None = None,
     ) -> tuple[float, Ticket]:
         started = time.time()

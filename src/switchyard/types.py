@@ -28,6 +28,7 @@ __all__ = [
     "FinishReason",
     "ImagePart",
     "Message",
+    "Mode",
     "Part",
     "ResponseFormat",
     "ResponseMeta",
@@ -42,6 +43,9 @@ __all__ = [
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
+
+Mode = Literal["chat", "embedding"]
+"""What a deployment serves, and what a request asks for: chat completions or embeddings."""
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 """Normalized finish reasons. Providers' own reasons map onto these (e.g. Anthropic ``end_turn`` → ``stop``,

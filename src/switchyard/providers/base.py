@@ -39,7 +39,7 @@ from ..errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ..types import ChatChunk, ChatRequest, ChatResponse, ImagePart, ToolCall
+from ..types import ChatChunk, ChatRequest, ChatResponse, ImagePart, Mode, ToolCall
 from .sse import SSEEvent, iter_sse
 from .transport import Transport, UpstreamRequest, UpstreamResponse
 
@@ -112,12 +112,12 @@ class Deployment:
     timeout: Timeouts
     max_output_tokens: int | None = None
     context_window: int | None = None
-    mode: Literal["chat", "embedding"] = "chat"
+    mode: Mode = "chat"
     """Chat completions or embeddings: a deployment serves one kind of request, never the other."""
 
     @classmethod
     def from_config(
-        cls, name: str, config: ModelConfig, adapter: Adapter, *, mode: Literal["chat", "embedding"] = "chat"
+        cls, name: str, config: ModelConfig, adapter: Adapter, *, mode: Mode = "chat"
     ) -> Deployment:
         profile = adapter.preset.profile
         if config.capabilities:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..errors import NoCandidateError
+from ..types import Mode
 from .needs import Needs
 from .targets import Target
 
@@ -39,7 +40,7 @@ class Pool:
     """Features at least one of them lacks: only these are worth checking on a request."""
     min_window: int | None
     """The smallest known context window: a request under it fits everywhere."""
-    mode: str | None = "chat"
+    mode: Mode | None = "chat"
     """The mode every member shares (``None``: mixed): a request of that mode needs no per-target check."""
 
     @classmethod

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from ..errors import InvalidRequestError
 from ..pricing import IMAGE_TOKENS, estimate_prompt_tokens
-from ..types import ChatRequest, ImagePart, TextPart
+from ..types import ChatRequest, ImagePart, Mode, TextPart
 
 __all__ = ["Needs", "Tagged", "parse_tags", "take_tags"]
 
@@ -59,7 +59,7 @@ class Needs:
 
     __slots__ = ("_ceiling", "_features", "_prompt_tokens", "_tags", "mode", "request", "tag_rules")
 
-    def __init__(self, request: ChatRequest, tag_rules: Mapping[str, list[str]], mode: str = "chat") -> None:
+    def __init__(self, request: ChatRequest, tag_rules: Mapping[str, list[str]], mode: Mode = "chat") -> None:
         self.request = request
         self.tag_rules = tag_rules
         self.mode = mode

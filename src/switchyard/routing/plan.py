@@ -20,7 +20,7 @@ from ..errors import ModelNotFoundError, NoCandidateError, SwitchyardError, Unsu
 from ..providers.base import Deployment
 from ..resilience.health import HealthMonitor
 from ..resilience.policy import Policy
-from ..types import ChatRequest, ResponseMeta, RouteDecision
+from ..types import ChatRequest, Mode, ResponseMeta, RouteDecision
 from .affinity import Affinity
 from .classified import Classifier, Offload, Scorer, default_classifier, default_scorer, shared_scorer
 from .decisions import DecisionCounts
@@ -128,7 +128,7 @@ class Router:
         """Every name a client may send as ``model``."""
         return [*self._direct, *self._routes]
 
-    def _needs(self, request: ChatRequest, mode: str) -> Needs:
+    def _needs(self, request: ChatRequest, mode: Mode) -> Needs:
         return Needs(request, self.routing.tags, mode)
 
     def _unknown(self, request: ChatRequest) -> ModelNotFoundError:
@@ -137,7 +137,7 @@ class Router:
         return ModelNotFoundError(f"unknown model or route '{request.model}'; available: {shown}")
 
     def plan(
-        self, request: ChatRequest, *, user: str | None = None, key: str | None = None, mode: str = "chat"
+        self, request: ChatRequest, *, user: str | None = None, key: str | None = None, mode: Mode = "chat"
     ) -> Plan:
         """The ordered candidates for ``request``. ``user`` and ``key`` (the virtual key's id) feed experiment
         assignment and affinity; ``mode`` is ``embedding`` for an embeddings request (``request`` is then its
@@ -156,7 +156,7 @@ class Router:
             raise
 
     async def aplan(
-        self, request: ChatRequest, *, user: str | None = None, key: str | None = None, mode: str = "chat"
+        self, request: ChatRequest, *, user: str | None = None, key: str | None = None, mode: Mode = "chat"
     ) -> Plan:
         """:meth:`plan`, with classifiers' CPU work (embeddings, the learned router) run on the shared thread
         pool instead of the event loop."""
@@ -231,7 +231,7 @@ class Router:
         self.offload.close()
 
 
-def _wrong_mode(deployment: Deployment, mode: str) -> UnsupportedFeatureError:
+def _wrong_mode(deployment: Deployment, mode: Mode) -> UnsupportedFeatureError:
     if mode == "embedding":
         hint = "it is a chat model" if deployment.profile.embeddings else "the provider has no embeddings API"
         return UnsupportedFeatureError(deployment.provider, "embeddings", model=deployment.model,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..config import Config
 from ..pricing import Price, resolve
 from ..providers.base import Deployment
+from ..types import Mode
 
 __all__ = ["FEATURES", "Target", "build_targets"]
 
@@ -33,7 +34,7 @@ class Target:
     """Features this deployment is known not to support (an unknown capability is not a lack)."""
     rpm: int | None
     tpm: int | None
-    mode: str = "chat"
+    mode: Mode = "chat"
     """``chat`` or ``embedding`` (``Deployment.mode``): which kind of request it may serve."""
 
     @classmethod
