@@ -125,7 +125,8 @@ def _principal(scope: Scope, request: Attributed, caller: Caller) -> Principal:
 
 
 class GatewayApp:
-    """ASGI application serving the OpenAI-compatible API over a :class:`Gateway`."""
+    """ASGI application over a :class:`Gateway`: OpenAI's chat completions, Responses and embeddings APIs,
+    Anthropic's messages API, and the gateway's own health, metrics, feedback, admin and dashboard endpoints."""
 
     def __init__(
         self,
