@@ -360,6 +360,9 @@ class CacheConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froz
     remember: int = 50_000
     """Ids remembered (per replica) so that feedback can find their entries: two per answer stored or served
     (request id, response id), about 300 bytes each."""
+    semantic_threshold: float | None = None
+    """The verifier score a semantic hit needs (default: the bundled one, chosen for ~1 % false hits on calib;
+    lower serves more paraphrases and more wrong answers: ``switchyard eval-cache`` shows the curve)."""
 
     def __post_init__(self) -> None:
         # ValueError here becomes a ConfigError naming ``cache`` (see _convert); the URL itself is never echoed.
@@ -367,6 +370,8 @@ class CacheConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froz
             raise ValueError("need ttl_s > 0, max_ttl_s >= ttl_s and timeout_ms > 0")
         if self.max_bytes < 1 or not 0 < self.max_entry_bytes <= self.max_bytes or self.remember < 0:
             raise ValueError("need 0 < max_entry_bytes <= max_bytes and remember >= 0")
+        if self.semantic_threshold is not None and not 0 < self.semantic_threshold <= 1:
+            raise ValueError("semantic_threshold is a verifier score: 0 < semantic_threshold <= 1")
 
 
 class ServerConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tests.conftest import sim_config
 
-from switchyard import ChatRequest, Gateway, Message, parse_config
+from switchyard import ChatRequest, ConfigError, Gateway, Message, parse_config
 from switchyard.cache.semantic.cache import SemanticCache
 from switchyard.governance.principal import Principal
 from switchyard.governance.records import VirtualKey
@@ -71,3 +71,25 @@ async def test_bumps_and_feedback_retire_semantic_matches(gateway: Gateway) -> N
     assert await cache.feedback(served.id, 0.0, alice) is True
     after_feedback = await gateway.chat(ask("Who  wrote Hamlet?"), principal=alice)
     assert outcomes(after_bump, served, after_feedback) == ["miss", "semantic-hit", "miss"]
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(None, "miss"), (0.5, "semantic-hit")])
+async def test_the_semantic_threshold_trades_hits_for_safety(
+    sim: Simulator, threshold: float | None, expected: str
+) -> None:
+    routes = {"faq": {"targets": ["gpt"], "cache": {"semantic": True}}}
+    cache = {"enabled": True, "semantic_threshold": threshold}
+    async with Gateway(parse_config(sim_config(sim.base_url, cache=cache, routes=routes))) as gw:
+        assert gw.cache is not None
+        assert isinstance(gw.cache.semantic, SemanticCache)
+        if threshold is not None:
+            assert gw.cache.semantic.verifier.threshold == threshold
+        await gw.chat(ask("How do I make pancakes?"))
+        await gw.cache.flush()
+        paraphrase = await gw.chat(ask("How can I make pancakes?"))
+    assert outcomes(paraphrase) == [expected]
+
+
+def test_a_semantic_threshold_outside_zero_to_one_is_refused(sim: Simulator) -> None:
+    with pytest.raises(ConfigError, match="semantic_threshold"):
+        parse_config(sim_config(sim.base_url, cache={"enabled": True, "semantic_threshold": 1.5}))

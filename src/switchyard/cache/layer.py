@@ -372,7 +372,12 @@ def _semantic_cache(settings: CacheConfig, routes: list[str]) -> SimilarQuestion
             )
         else:
             store = MemorySemanticStore()
-        return SemanticCache(store)
+        verifier = None
+        if settings.semantic_threshold is not None:
+            from .semantic.verifier import Verifier
+
+            verifier = Verifier.bundled().with_thresholds(threshold=settings.semantic_threshold)
+        return SemanticCache(store, verifier=verifier)
     except (ConfigError, ImportError) as exc:
         logger.warning(
             "semantic cache unavailable (%s): routes %s answer exact repeats only", exc, ", ".join(routes)
