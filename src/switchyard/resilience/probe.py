@@ -9,12 +9,12 @@ billed call, so it is opt-in (``resilience.health.probe_interval_s``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..aio import cancel_and_wait
 from ..config import HealthConfig
 from ..embedding_types import EmbeddingRequest
 from ..errors import SwitchyardError, UpstreamError, UpstreamTimeoutError
@@ -42,9 +42,8 @@ class Prober:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # A probe may be inside a shared-store (redis-py) call, where one cancel can be lost on 3.11.
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _loop(self) -> None:

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ...aio import cancel_and_wait
 from ...embed import Encoder, get_encoder
 from ...errors import StateUnavailableError
 from .entry import SemanticEntry, normalise
@@ -152,7 +153,7 @@ class SemanticCache:
 
     async def aclose(self) -> None:
         if self._follower is not None:
-            await _cancel(self._follower)
+            await cancel_and_wait(self._follower)
             self._follower = None
         for build in list(self._builds):
             build.cancel()
@@ -341,15 +342,3 @@ class SemanticCache:
 def _context(context_key: str | bytes) -> str:
     return context_key.hex() if isinstance(context_key, bytes) else context_key
 
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait until it has ended.
-
-    One ``cancel()`` is not enough on Python 3.11: redis-py sends every command under ``asyncio.wait_for``, which
-    there returns the result instead of raising when the cancellation arrives just as the send completes
-    (CPython gh-86296, fixed in 3.12). The follower would then carry on with the next poll and never end, so the
-    cancellation is repeated until it takes."""
-    while not task.done():
-        task.cancel()
-        await asyncio.wait([task], timeout=0.1)
-    await asyncio.gather(task, return_exceptions=True)
