@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from aiohttp import web
 
 from switchyard import Gateway, GatewayApp, parse_config
 from switchyard.simulator import Simulator
@@ -101,16 +102,8 @@ def live_stack(make_config: Callable[[str], dict[str, Any]] = sim_config) -> Ite
         simulator = Simulator()
         await simulator.start()
         app = GatewayApp(Gateway(parse_config(make_config(simulator.base_url))))
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
-        )
-        serving = asyncio.ensure_future(server.serve())
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.005)
-        return simulator, server, serving, f"http://127.0.0.1:{port}"
+        server, serving, url = await serve(app)
+        return simulator, server, serving, url
 
     simulator, server, serving, url = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
     stack = LiveStack(simulator, url, loop)
@@ -127,6 +120,36 @@ def live_stack(make_config: Callable[[str], dict[str, Any]] = sim_config) -> Ite
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+async def serve(app: GatewayApp) -> tuple[uvicorn.Server, asyncio.Future[None], str]:
+    """``app`` under uvicorn on a free loopback port, once it accepts connections: the server, its task, its URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    )
+    serving = asyncio.ensure_future(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.005)
+    return server, serving, f"http://127.0.0.1:{port}"
+
+
+@contextlib.asynccontextmanager
+async def serve_routes(*routes: web.RouteDef) -> AsyncIterator[str]:
+    """A throwaway aiohttp server on a free loopback port with ``routes`` (an upstream that answers oddly)."""
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ import anthropic
 import httpx
 import pytest
 import uvicorn
-from tests.conftest import LiveStack, free_port, sim_config
+from tests.conftest import LiveStack, serve, sim_config
 
 from switchyard import Gateway, GatewayApp, parse_config
 
@@ -36,17 +36,7 @@ def locked_url(live: LiveStack) -> Iterator[str]:
 
     async def start() -> tuple[uvicorn.Server, asyncio.Future[None], str]:
         config = sim_config(live.sim.base_url, governance={"master_key": MASTER})
-        app = GatewayApp(Gateway(parse_config(config)))
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
-        )
-        serving = asyncio.ensure_future(server.serve())
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.005)
-        return server, serving, f"http://127.0.0.1:{port}"
+        return await serve(GatewayApp(Gateway(parse_config(config))))
 
     server, serving, url = live.run(start())
     try:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from tests.conftest import SINGLE_SHOT
+from tests.conftest import SINGLE_SHOT, serve_routes
 
 from switchyard import Gateway, parse_config
 from switchyard.config import ModelConfig
@@ -179,17 +179,10 @@ async def odd() -> AsyncIterator[str]:
     async def gemini(request: web.Request) -> web.Response:
         return web.Response(body=orjson.dumps(_ODD["gemini-usage"]), content_type="application/json")
 
-    app = web.Application()
-    app.add_routes([web.post("/{case}/v1/embeddings", answer), web.post("/v1beta/models/{action}", gemini)])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_routes(
+        web.post("/{case}/v1/embeddings", answer), web.post("/v1beta/models/{action}", gemini)
+    ) as url:
+        yield url
 
 
 async def odd_embed(base: str, case: str, *texts: str) -> Any:

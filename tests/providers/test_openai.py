@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from tests.conftest import SINGLE_SHOT
+from tests.conftest import SINGLE_SHOT, serve_routes
 
 from switchyard import Gateway, parse_config
 from switchyard.errors import (
@@ -665,17 +665,8 @@ async def odd() -> AsyncIterator[str]:
         status, headers, payload = _ODD[request.match_info["case"]]
         return web.Response(status=status, headers=headers, body=payload)
 
-    app = web.Application()
-    app.add_routes([web.post("/{case}/chat/completions", answer)])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_routes(web.post("/{case}/chat/completions", answer)) as url:
+        yield url
 
 
 async def odd_chat(base: str, case: str, *, stream: bool = False) -> Any:

@@ -27,10 +27,11 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from ..errors import InvalidRequestError, RequestError, SwitchyardError
+from ..errors import InvalidRequestError, SwitchyardError
 from ..gateway import Gateway
 from ..governance.keys import is_master
 from .dashboard_api import dashboard_report
+from .http import NotFoundError
 
 __all__ = ["Dashboard", "Response"]
 
@@ -54,11 +55,6 @@ _SECURITY: Final[Headers] = [
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 ]
-
-
-class _NotFoundError(RequestError):
-    status_code = 404
-    error_type = "not_found_error"
 
 
 class Dashboard:
@@ -96,7 +92,7 @@ class Dashboard:
                 return _json(200, await dashboard_report(self.gateway, self.admin, query))
             except SwitchyardError as exc:
                 return _json(exc.status_code, {"error": {"message": exc.message, "type": exc.error_type}})
-        raise _NotFoundError(f"no dashboard endpoint {method} {scope['path']}")
+        raise NotFoundError(f"no dashboard endpoint {method} {scope['path']}")
 
     async def admin_json(self, scope: MutableMapping[str, Any]) -> tuple[int, bytes]:
         """``GET /admin/metrics`` (the telemetry snapshot) and ``GET /admin/dashboard`` (everything the page

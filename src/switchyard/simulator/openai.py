@@ -68,16 +68,21 @@ class OpenAISim(ProviderSim):
         return request.headers.get("api-key")
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        try:
-            data = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
-            return self.error_response("invalid_request", 400, "request body is not valid JSON")
-        model = data.get("model") if isinstance(data, dict) else None
-        if not isinstance(model, str) or not model:
-            return self.error_response("invalid_request", 400, "you must provide a model parameter")
+        body = await self._body(request)
+        if isinstance(body, web.StreamResponse):
+            return body
+        data, model = body
         return await self.handle(request, model, bool(data.get("stream")), data)
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        if isinstance(body, web.StreamResponse):
+            return body
+        data, model = body
+        return await self.handle_embeddings(request, model, data, parse_openai_embeddings, render_openai_embeddings)
+
+    async def _body(self, request: web.Request) -> tuple[dict[str, Any], str] | web.StreamResponse:
+        """The JSON body and its ``model``, or OpenAI's 400 for a body without them."""
         try:
             data = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
@@ -85,7 +90,7 @@ class OpenAISim(ProviderSim):
         model = data.get("model") if isinstance(data, dict) else None
         if not isinstance(model, str) or not model:
             return self.error_response("invalid_request", 400, "you must provide a model parameter")
-        return await self.handle_embeddings(request, model, data, parse_openai_embeddings, render_openai_embeddings)
+        return data, model
 
     async def list_models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [
