@@ -2,62 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from tests.conftest import free_port
+from tests.conftest import free_port, live_stack
 from tests.routing.helpers import config
 
-from switchyard import Gateway, GatewayApp, parse_config
 from switchyard.cli import main
 from switchyard.routing.experiments_cmd import render_table
-from switchyard.simulator import Simulator
 
 MASTER = "sk-master-cli"
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def start() -> tuple[Simulator, uvicorn.Server, asyncio.Future[None], str]:
-        sim = Simulator()
-        await sim.start()
-        routes = {"ab": {"experiment": {"arms": {"control": {"targets": ["mini"]}, "cheap": {"targets": ["nano"]}},
-                                        "weights": {"control": 70, "cheap": 30}}}}
-        cfg = config(routes, base_url=sim.base_url, governance={"master_key": MASTER})
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(GatewayApp(Gateway(parse_config(cfg, env={}))), host="127.0.0.1",
-                                               port=port, log_level="warning", lifespan="on"))
-        serving = asyncio.ensure_future(server.serve())
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.005)
-        return sim, server, serving, f"http://127.0.0.1:{port}"
-
-    sim, server, serving, url = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
-    try:
-        yield url
-    finally:
-
-        async def stop() -> None:
-            server.should_exit = True
-            await serving
-            await sim.stop()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+    routes = {"ab": {"experiment": {"arms": {"control": {"targets": ["mini"]}, "cheap": {"targets": ["nano"]}},
+                                    "weights": {"control": 70, "cheap": 30}}}}
+    with live_stack(lambda base_url: config(routes, base_url=base_url, governance={"master_key": MASTER})) as stack:
+        yield stack.gateway_url
 
 
 def test_the_report_shows_each_arm(server: str, capsys: pytest.CaptureFixture[str]) -> None:

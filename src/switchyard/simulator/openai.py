@@ -232,27 +232,30 @@ class AzureOpenAISim(OpenAISim):
         return request.headers.get("api-key") or super().api_key(request)
 
     async def deployment_chat(self, request: web.Request) -> web.StreamResponse:
-        if not request.query.get("api-version"):
-            return self.error_response("invalid_request", 404, "Resource not found: api-version is required")
-        try:
-            data = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
-            return self.error_response("invalid_request", 400, "request body is not valid JSON")
+        data = await self._deployment_body(request)
+        if isinstance(data, web.StreamResponse):
+            return data
         if not isinstance(data, dict):
             return self.error_response("invalid_request", 400, "request body must be a JSON object")
         return await self.handle(request, request.match_info["deployment"], bool(data.get("stream")), data)
 
     async def deployment_embeddings(self, request: web.Request) -> web.StreamResponse:
-        if not request.query.get("api-version"):
-            return self.error_response("invalid_request", 404, "Resource not found: api-version is required")
-        try:
-            data = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
-            return self.error_response("invalid_request", 400, "request body is not valid JSON")
+        data = await self._deployment_body(request)
+        if isinstance(data, web.StreamResponse):
+            return data
         deployment = request.match_info["deployment"]
         return await self.handle_embeddings(
             request, deployment, data, parse_openai_embeddings, render_openai_embeddings
         )
+
+    async def _deployment_body(self, request: web.Request) -> Any:
+        """The parsed JSON body, or Azure's 404 without ``api-version`` / a 400 for a body that is not JSON."""
+        if not request.query.get("api-version"):
+            return self.error_response("invalid_request", 404, "Resource not found: api-version is required")
+        try:
+            return orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return self.error_response("invalid_request", 400, "request body is not valid JSON")
 
     def content_filtered(self, prompt: Prompt, model: str, ident: int, stream: bool) -> web.StreamResponse:
         body = {"error": {
