@@ -151,7 +151,8 @@ def render(doc: dict[str, Any]) -> str:
         "",
         f"Switchyard bench — {meta['loadgen']} load generator, {meta['rounds']} round(s), each target per round: "
         f"c=1 {meta['c1_seconds']} s in interleaved 1 s slices, c=32 {meta['c32_seconds']} s; "
-        f"{meta['body_bytes']}-byte non-streaming chat body; medians over rounds",
+        f"{meta['body_bytes']}-byte non-streaming chat body; medians over rounds; the passthrough forwards with "
+        f"{meta.get('passthrough_client', 'aiohttp')}'s client",
         "",
         f"  {'target':<12} {'c=1 p50':>9} {'p90':>8} {'p99':>8} {'added':>8}   "
         f"{'c=32 req/s':>10} {'p50':>8} {'p99':>8}   {'CPU/req':>9}",

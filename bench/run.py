@@ -58,6 +58,9 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--starts", type=int, default=3, help="gateway starts timed for time-to-ready")
     parser.add_argument("--no-stream", action="store_true", help="skip the streaming round")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--passthrough-client", choices=["aiohttp", "http1"], default="aiohttp",
+                        help="the passthrough's upstream client: aiohttp (the baseline the targets name) or the "
+                             "gateway's own http1 client (a stricter baseline, for information)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.json")
     return parser.parse_args()
 
@@ -120,6 +123,7 @@ def _bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "c1_seconds": args.c1_seconds,
         "c32_seconds": args.c32_seconds,
         "body_bytes": len(BODY),
+        "passthrough_client": args.passthrough_client,
         "cpus": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
@@ -133,7 +137,8 @@ def _bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         pt_port = free_port()
         passthrough = services.start(
             "passthrough",
-            [python, str(BENCH_DIR / "passthrough.py"), "--upstream", sim.url, "--port", str(pt_port)],
+            [python, str(BENCH_DIR / "passthrough.py"), "--upstream", sim.url, "--port", str(pt_port), "--client",
+             args.passthrough_client],
             pt_port,
         )
         passthrough.wait_ready()

@@ -52,11 +52,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from .gateway import Gateway
-    from .providers.transport import AiohttpTransport
 
     config = load_config(args.config)
     # Building the gateway resolves every provider type, base URL and capability override; nothing is sent.
-    gateway = Gateway(config, transport=AiohttpTransport())
+    gateway = Gateway(config)
     print(
         f"{args.config}: OK — {len(config.providers)} provider(s), {len(config.models)} model(s), "
         f"{len(config.routes)} route(s)"

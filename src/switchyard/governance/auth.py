@@ -62,13 +62,13 @@ class Authenticator:
             if self.required:
                 raise UnauthorizedError("invalid API key")
             return OPEN
-        try:
-            key = await self.keyring.authenticate(secret)
-        except UnauthorizedError:
-            if self.required:
-                raise
-            # Open gateways accept any key: clients that always send one (the SDKs do) keep working.
-            return OPEN
+        if not self.required:
+            # Open gateways accept any key, so that clients that always send one (the SDKs do) keep working: an
+            # unknown one is the common case here, looked up without raising.
+            found = await self.keyring.find(secret)
+            if found is None or found.revoked_at is not None:
+                return OPEN
+        key = await self.keyring.authenticate(secret)
         if not self.required:
             self.required = True
             logger.info("a virtual key is in use: API keys are now required")

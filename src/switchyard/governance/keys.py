@@ -86,18 +86,22 @@ class KeyRing:
         self._clock = clock
 
     async def authenticate(self, secret: str) -> VirtualKey:
-        key_hash = hash_secret(secret)
-        now = self._clock()
-        cached = self._cache.get(key_hash)
-        if cached is not None and cached[0] > now:
-            key = cached[1]
-        else:
-            key = await self.store.get_by_hash(key_hash)
-            self._remember(key_hash, key, now)
+        key = await self.find(secret)
         if key is None:
             raise UnauthorizedError("invalid API key")
         if key.revoked_at is not None:
             raise UnauthorizedError(f"API key {key.display} was revoked")
+        return key
+
+    async def find(self, secret: str) -> VirtualKey | None:
+        """The key record ``secret`` belongs to (revoked or not), or ``None``; cached for a few seconds."""
+        key_hash = hash_secret(secret)
+        now = self._clock()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        key = await self.store.get_by_hash(key_hash)
+        self._remember(key_hash, key, now)
         return key
 
     def _remember(self, key_hash: str, key: VirtualKey | None, now: float) -> None:

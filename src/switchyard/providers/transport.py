@@ -1,7 +1,8 @@
 """The one network seam: adapters send an :class:`UpstreamRequest` through a :class:`Transport` and get an
-:class:`UpstreamResponse` back. The default transport is aiohttp's client (chosen by measurement: on this
-class of machine it proxies ~8x the requests per second of httpx, see DESIGN.md). Tests may substitute any
-object with the same two methods.
+:class:`UpstreamResponse` back. The gateway's default is :class:`~.http1.Http1Transport` (a lean
+HTTP/1.1 client on asyncio protocols: about a quarter of aiohttp's CPU per request, ``bench/transport.py``);
+:class:`AiohttpTransport` here is aiohttp's client (which in turn proxies ~8x the requests per second of httpx on
+this class of machine, see DESIGN.md). Tests may substitute any object with the same two methods.
 
 Network failures are mapped here, at the boundary, into the error tree: timeouts into
 ``UpstreamTimeoutError``, refused/reset connections and broken bodies into ``UpstreamUnavailableError``.

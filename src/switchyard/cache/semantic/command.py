@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 
 from ...embed import get_encoder
+from .adjudication import AdjudicatedFigures, Estimate
 from .dataset import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR
 from .evaluate import CacheEvaluation, CurvePoint, evaluate
 from .verifier import Verifier
@@ -48,6 +49,49 @@ def _pct(x: float) -> str:
 def _row(label: str, p: CurvePoint) -> str:
     return (f"  {label:<22} {p.threshold:>7.4f} {p.served:>7} {_pct(p.precision):>8} {_pct(p.false_hit_rate):>8} "
             f"{_pct(p.hit_rate):>8} {_pct(p.served_share):>8}")
+
+
+def _estimate(e: Estimate) -> str:
+    spread = f" ± {100 * 1.96 * e.stderr / e.served:.1f}" if e.stderr and e.served else ""
+    return (f"threshold {e.threshold:.4f}: {e.served} served, {e.correct:,.0f} judged right, precision "
+            f"{100 * e.precision:.1f}{spread} % ({e.judged} judged)")
+
+
+def _adjudicated(a: AdjudicatedFigures) -> list[str]:
+    lines = [f"Blind second reading ({a.judged} pairs judged without labels or scores; "
+             "switchyard/data/semantic_adjudication.json):"]
+    v = a.verified
+    if v is None:
+        lines.append("  the sample was drawn for another verifier artifact: verifier figures not available")
+    else:
+        lines.append(f"  verified cache at its threshold: {v.served} served, {v.served - round(v.correct)} judged "
+                     f"wrong = {_pct(v.wrong_rate).strip()} wrong answers (95 % upper bound "
+                     f"{_pct(v.wrong_rate_upper()).strip()})")
+        if a.cosine_at_same_precision is None:
+            lines.append(f"  static cosine never reaches that precision (its best: {_estimate(a.cosine_most_precise)})"
+                         ", so its hit rate there is 0")
+        else:
+            lines.append(f"  static cosine at equal precision: {_estimate(a.cosine_at_same_precision)}; ratio "
+                         f"{a.ratio or 0:.2f}x")
+    best = a.at_cosine_best
+    if best["ratio"] is not None:
+        lines.append(f"  at cosine's best precision ({100 * (best['precision'] or 0):.1f} %): verified "
+                     f"{best['verified_correct'] or 0:,.0f} vs cosine {best['cosine_correct'] or 0:,.0f} judged-right "
+                     f"answers = {best['ratio']:.2f}x (both thresholds with hindsight)")
+    g = a.agreement
+    lines.append(
+        f"  vs the Quora labels on the judged pairs: labelled duplicate {g['label_duplicate_judged_same']} same / "
+        f"{g['label_duplicate_judged_different']} different; labelled non-duplicate "
+        f"{g['label_different_judged_same']} same / {g['label_different_judged_different']} different"
+    )
+    lines += [f"  served, judged wrong: pair {w['id']} ({w['reason'] or 'no reason given'})" for w in a.wrong_served]
+    if a.verifier_curve:
+        lines.append("  verified cache by score threshold (estimates below its threshold rest on samples):")
+        for t in (0.85, 0.90, 0.93, 0.95):
+            point = next((e for e in a.verifier_curve if e.threshold >= t), None)
+            if point is not None:
+                lines.append(f"    {_estimate(point)}")
+    return lines
 
 
 def render(r: CacheEvaluation) -> str:
@@ -100,6 +144,8 @@ def render(r: CacheEvaluation) -> str:
     )
     if r.calib_forecast is not None:
         lines.append(f"  calib-only forecast (recorded in the artifact): {r.calib_forecast}")
+    if r.adjudicated is not None:
+        lines += ["", *_adjudicated(r.adjudicated)]
     lines += ["", "Best hit rate at equal precision (thresholds picked with hindsight on eval, both methods):",
               f"  {'precision':>9} {'verified':>9} {'cosine':>9} {'cos+checks':>10} {'ratio':>7}"]
     for row in r.equal_precision:

@@ -47,17 +47,19 @@ logger = logging.getLogger("switchyard.cache")
 
 @dataclass(frozen=True, slots=True)
 class Pairs:
-    """Question pairs: ``a[i]`` is the cached question, ``b[i]`` the incoming one, ``duplicate[i]`` the label."""
+    """Question pairs: ``a[i]`` is the cached question, ``b[i]`` the incoming one, ``duplicate[i]`` the label and
+    ``ids[i]`` the pair's id in the data file (its row number where the file has none)."""
 
     a: list[str]
     b: list[str]
     duplicate: NDArray[np.bool_]
+    ids: list[int]
 
     def __len__(self) -> int:
         return len(self.a)
 
     def head(self, n: int) -> Pairs:
-        return Pairs(self.a[:n], self.b[:n], self.duplicate[:n])
+        return Pairs(self.a[:n], self.b[:n], self.duplicate[:n], self.ids[:n])
 
 
 def qqp_path(data_dir: Path) -> Path:
@@ -70,6 +72,7 @@ def load_qqp(data_dir: Path, split: Split) -> Pairs:
     a: list[str] = []
     b: list[str] = []
     labels: list[bool] = []
+    ids: list[int] = []
     try:
         with gzip.open(path, "rb") as handle:
             for line in handle:
@@ -78,9 +81,10 @@ def load_qqp(data_dir: Path, split: Split) -> Pairs:
                     a.append(row["a"])
                     b.append(row["b"])
                     labels.append(bool(row["duplicate"]))
+                    ids.append(int(row["id"]))
     except OSError as exc:
         raise ConfigError(f"cannot read the question pairs at {path}: {exc} (set --data)") from exc
-    return Pairs(a, b, np.asarray(labels, dtype=np.bool_))
+    return Pairs(a, b, np.asarray(labels, dtype=np.bool_), ids)
 
 
 def load_paraphrases(data_dir: Path) -> Pairs:
@@ -90,7 +94,10 @@ def load_paraphrases(data_dir: Path) -> Pairs:
         rows = orjson.loads(path.read_bytes())
     except OSError as exc:
         raise ConfigError(f"cannot read the paraphrase pairs at {path}: {exc} (set --data)") from exc
-    return Pairs([r["origin"] for r in rows], [r["similar"] for r in rows], np.ones(len(rows), dtype=np.bool_))
+    return Pairs(
+        [r["origin"] for r in rows], [r["similar"] for r in rows], np.ones(len(rows), dtype=np.bool_),
+        list(range(len(rows))),
+    )
 
 
 class EmbeddingCache:

@@ -33,6 +33,7 @@ import orjson
 from numpy.typing import NDArray
 
 from ...embed import Encoder
+from .adjudication import AdjudicatedFigures, Adjudication, adjudicate
 from .dataset import DEFAULT_CACHE_DIR, EmbeddingCache, Pairs, load_paraphrases, load_qqp
 from .entry import normalise
 from .features import analyse, hard_mismatch
@@ -116,12 +117,22 @@ class CacheEvaluation:
     false_hits: list[dict[str, Any]]
     """Served pairs labelled non-duplicate at the operating point (the first 50), for reading by hand."""
     min_served: int
+    adjudicated: AdjudicatedFigures | None = None
+    """The same comparison by a blind second reading of a stratified sample (:mod:`.adjudication`), where the
+    labels' noise hides what the cache actually serves; ``None`` with ``limit`` (the sample spans the whole split)."""
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for name in ("operating", "by_verifier", "exact_stage"):
             out[name]["false_hit_rate"] = getattr(self, name).false_hit_rate
+        if self.adjudicated is not None:
+            figures = out["adjudicated"]
+            for name in ("verified", "cosine_at_same_precision", "cosine_most_precise"):
+                estimate = getattr(self.adjudicated, name)
+                if estimate is not None:
+                    figures[name]["precision"] = estimate.precision
+                    figures[name]["wrong_rate_upper"] = estimate.wrong_rate_upper()
         return out
 
 
@@ -260,6 +271,13 @@ def evaluate(
         {"a": pairs.a[i], "b": pairs.b[i], "cosine": float(cosine[i]), "score": float(score[i])} for i in wrong[:50]
     ]
 
+    adjudicated = None
+    if limit is None:
+        adjudicated = adjudicate(
+            Adjudication.bundled(), pairs.ids, labels, cosine, floored, verifier.threshold,
+            str(verifier.info.get("trained_at", "")),
+        )
+
     began = time.perf_counter()
     negatives = hard_negatives()
     neg_hits, neg_cosine_hits = _hard_negative_hits(negatives, encoder, verifier)
@@ -302,6 +320,7 @@ def evaluate(
         vetoes=vetoes,
         false_hits=false_hits,
         min_served=min_served,
+        adjudicated=adjudicated,
         seconds={k: round(v, 2) for k, v in seconds.items()},
     )
 
