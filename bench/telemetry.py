@@ -113,7 +113,7 @@ def _round(loadgen: LoadGenerator, urls: dict[str, str], pids: dict[str, int], o
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--c1-seconds", type=int, default=3)
     parser.add_argument("--c32-seconds", type=int, default=4)
     parser.add_argument("--no-pin", dest="pin", action="store_false",
