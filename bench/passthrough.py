@@ -81,18 +81,16 @@ def make_app(upstream: str, client: str = "aiohttp") -> web.Application:
 
         app.cleanup_ctx.append(transport_context)
         app.router.add_post("/v1/chat/completions", _forward_http1)
-        app.router.add_get("/health", _health)
-        return app
+    else:
+        async def session_context(app: web.Application) -> AsyncIterator[None]:
+            # Same pool shape as the gateway's transport: unlimited per host, keep-alive, no cookie jar.
+            connector = aiohttp.TCPConnector(limit=1000, limit_per_host=0, keepalive_timeout=30.0)
+            app[_SESSION] = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+            yield
+            await app[_SESSION].close()
 
-    async def session_context(app: web.Application) -> AsyncIterator[None]:
-        # Same pool shape as the gateway's transport: unlimited per host, keep-alive, no cookie jar.
-        connector = aiohttp.TCPConnector(limit=1000, limit_per_host=0, keepalive_timeout=30.0)
-        app[_SESSION] = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-        yield
-        await app[_SESSION].close()
-
-    app.cleanup_ctx.append(session_context)
-    app.router.add_post("/v1/chat/completions", _forward)
+        app.cleanup_ctx.append(session_context)
+        app.router.add_post("/v1/chat/completions", _forward)
     app.router.add_get("/health", _health)
     return app
 

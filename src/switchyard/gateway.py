@@ -30,8 +30,8 @@ from .governance.governor import Governor, Ticket
 from .governance.principal import Principal
 from .governance.records import UsageRecord
 from .providers.base import Deployment
-from .providers.registry import build_deployments
 from .providers.http1 import Http1Transport
+from .providers.registry import build_deployments
 from .providers.transport import Transport
 from .redaction import Policies, Vault, restore_response
 from .redaction.stream import RestoringStream

@@ -26,18 +26,13 @@ from typing import Any
 
 import pytest
 import uvloop
-from aiohttp import web
-from tests.conftest import SINGLE_SHOT
 from tests.providers import test_transport as shared
 from tests.providers.test_transport import CHUNKS, read_all, stream_all
 
-from switchyard import Gateway, parse_config
 from switchyard.config import Timeouts
 from switchyard.errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
 from switchyard.providers.http1 import Http1Transport, _parse_url
 from switchyard.providers.transport import AiohttpTransport, Transport, UpstreamRequest
-from switchyard.simulator import Simulator
-from switchyard.types import ChatRequest, Message
 
 TRANSPORTS: dict[str, Callable[[], Transport]] = {"aiohttp": AiohttpTransport, "http1": Http1Transport}
 
@@ -766,44 +761,6 @@ async def test_tls() -> None:
     assert [seen.head.split()[1] for seen in server.requests] == ["/secure?x=1"] * 3 + ["/by-ip"]
     assert f"\r\nHost: localhost:{server.port}\r\n" in server.requests[0].head
     assert len(set(server.ports[:3])) == 1
-
-
-# -- through the gateway ------------------------------------------------------------------------------------------
-
-
-async def test_adapters_leave_connections_reusable() -> None:
-    """As ``test_transport.py``'s test of the same name, through Http1Transport: answers, streams read to their
-    end and error responses all hand their connection back to the pool."""
-    sim = Simulator()
-    ports: list[int] = []
-
-    @web.middleware
-    async def track(request: web.Request, handler: Any) -> web.StreamResponse:
-        assert request.transport is not None
-        ports.append(request.transport.get_extra_info("peername")[1])
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    sim.app.middlewares.append(track)
-    async with sim:
-        config = parse_config({
-            "providers": {"p": {"type": "openai", "api_key": "k", "base_url": f"{sim.base_url}/v1"}},
-            "models": {"m": {"provider": "p", "model": "gpt-4o-mini"}},
-            "resilience": SINGLE_SHOT,
-        })
-        question = [Message.user("one two three four five six seven eight")]
-        request = ChatRequest(model="m", messages=question)
-        async with Gateway(config, transport=Http1Transport()) as gateway:
-            for _ in range(2):
-                assert (await gateway.chat(request)).text
-                async for _chunk in await gateway.stream(ChatRequest(model="m", messages=question, stream=True)):
-                    pass
-                sim.set_faults("openai", {"error_rate": 1.0})
-                with pytest.raises(UpstreamUnavailableError):
-                    await gateway.chat(request)
-                sim.clear_faults()
-    assert len(ports) == 6
-    assert len(set(ports)) == 1, f"expected one pooled connection, saw ports {ports}"
 
 
 # -- under uvloop -------------------------------------------------------------------------------------------------

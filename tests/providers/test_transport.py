@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,8 @@ from tests.conftest import SINGLE_SHOT
 from switchyard import Gateway, parse_config
 from switchyard.config import Timeouts
 from switchyard.errors import UpstreamTimeoutError, UpstreamUnavailableError
-from switchyard.providers.transport import AiohttpTransport, UpstreamRequest, UpstreamResponse
+from switchyard.providers.http1 import Http1Transport
+from switchyard.providers.transport import AiohttpTransport, Transport, UpstreamRequest, UpstreamResponse
 from switchyard.simulator import Simulator
 from switchyard.types import ChatRequest, Message
 
@@ -250,9 +251,10 @@ async def test_aclose_is_idempotent_and_the_transport_reopens(upstream: Upstream
     assert upstream.ports[0] != upstream.ports[1]
 
 
-async def test_adapters_leave_connections_reusable() -> None:
-    """Through the OpenAI adapter against the simulator: answers, streams read to their end and error
-    responses all hand their connection back to the pool."""
+@pytest.mark.parametrize("make_transport", [AiohttpTransport, Http1Transport], ids=["aiohttp", "http1"])
+async def test_adapters_leave_connections_reusable(make_transport: Callable[[], Transport]) -> None:
+    """Through the OpenAI adapter against the simulator, with either transport: answers, streams read to their
+    end and error responses all hand their connection back to the pool."""
     sim = Simulator()
     ports: list[int] = []
 
@@ -274,9 +276,9 @@ async def test_adapters_leave_connections_reusable() -> None:
         )
         question = [Message.user("one two three four five six seven eight")]
         request = ChatRequest(model="m", messages=question)
-        async with Gateway(config) as gateway:
+        async with Gateway(config, transport=make_transport()) as gateway:
             for _ in range(2):
-                await gateway.chat(request)
+                assert (await gateway.chat(request)).text
                 async for _chunk in await gateway.stream(ChatRequest(model="m", messages=question, stream=True)):
                     pass
                 sim.set_faults("openai", {"error_rate": 1.0})
