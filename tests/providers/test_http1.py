@@ -29,6 +29,7 @@ import uvloop
 from tests.providers import test_transport as shared
 from tests.providers.test_transport import CHUNKS, read_all, stream_all
 
+import switchyard.providers.http1 as http1_module
 from switchyard.config import Timeouts
 from switchyard.errors import UpstreamError, UpstreamTimeoutError, UpstreamUnavailableError
 from switchyard.providers.http1 import Http1Transport, _parse_url
@@ -347,17 +348,19 @@ async def test_interim_responses_are_skipped(transport: Transport) -> None:
 
 
 async def test_headers_are_a_case_insensitive_mapping(http1: Http1Transport) -> None:
-    headers = ("Set-Cookie: a=1", "X-Multi: one", "set-cookie: b=2", "X-Spaced:   padded  ")
+    headers = ("Set-Cookie: a=1", "X-Multi: one", "set-cookie: b=2", "X-Spaced:   padded  ", "Retry-After: 7",
+               "retry-after: 9")
     async with RawServer(keep_answering(lambda seen: answer(headers=headers))) as server:
         response = await http1.send(req("GET", server.url()))
         await read_all(response)
     assert response.headers["SET-COOKIE"] == "a=1, b=2"
     assert response.headers.get("x-multi") == "one"
     assert response.headers["x-spaced"] == "padded"
+    assert response.headers["retry-after"] == "7"  # one value by nature: the first, not "7, 9"
     assert "content-length" in response.headers
     assert "x-absent" not in response.headers
     assert dict(response.headers) == {"set-cookie": "a=1, b=2", "x-multi": "one", "x-spaced": "padded",
-                                      "content-length": "2"}
+                                      "retry-after": "7", "content-length": "2"}
 
 
 @pytest.mark.parametrize(("encoding", "compress"), [
@@ -459,6 +462,25 @@ async def test_a_pooled_connection_closed_by_the_server_is_retried_once(http1: H
             assert await read_all(await http1.send(req("POST", server.url(), {}, b"body"))) == b"ok"
     assert len(server.requests) == 5
     assert len(set(server.ports)) == 3
+
+
+async def test_a_pooled_connection_that_fails_late_is_not_resent(
+    http1: Http1Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure long after the write may come from an upstream that worked on the request: no silent resend."""
+    monkeypatch.setattr(http1_module, "STALE_WINDOW_S", 0.05)
+
+    async def answer_then_die_slowly(peer: Peer) -> None:
+        await peer.request()
+        peer.writer.write(answer())
+        await peer.request()
+        await asyncio.sleep(0.2)  # "generating", then the process dies without a byte
+
+    async with RawServer(answer_then_die_slowly) as server:
+        assert await read_all(await http1.send(req("POST", server.url(), {}, b"body"))) == b"ok"
+        with pytest.raises(UpstreamUnavailableError):
+            await http1.send(req("POST", server.url(), {}, b"body"))
+    assert len(server.requests) == 2
 
 
 async def test_a_new_connection_is_not_retried(http1: Http1Transport) -> None:
@@ -693,6 +715,26 @@ async def test_aclose_ends_responses_in_flight(http1: Http1Transport) -> None:
         await server.until(lambda: server.open == 0)
 
 
+async def test_aclose_cuts_a_body_delimited_by_the_end_of_the_connection(http1: Http1Transport) -> None:
+    # A body without length or chunking ends when the upstream closes; the client closing it is no such end.
+    async def stall(peer: Peer) -> None:
+        await peer.request()
+        peer.writer.write(answer(b"partial", headers=("Connection: close",), length=False))
+        await peer.closed_by_client()
+
+    async with RawServer(stall) as server:
+        response = await http1.send(req("GET", server.url()))
+        chunks = response.iter_chunks()
+        assert await anext(chunks) == b"partial"
+        reading = asyncio.ensure_future(anext(chunks))
+        await asyncio.sleep(0)  # the reader waits for more when the transport closes under it
+        await http1.aclose()
+        with pytest.raises(UpstreamUnavailableError, match="cut off"):
+            await reading
+        response.close()
+        await server.until(lambda: server.open == 0)
+
+
 # -- TLS ----------------------------------------------------------------------------------------------------------
 
 
@@ -779,6 +821,8 @@ UVLOOP_CASES: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
     "stale retry": lambda: _with_http1(test_a_pooled_connection_closed_by_the_server_is_retried_once),
     "cancellation": lambda: _with_http1(test_cancellation_closes_the_connection),
     "read timeout": lambda: _with_http1(test_the_read_timeout_bounds_each_wait_on_a_reused_connection),
+    "aclose cuts a body until close": lambda: _with_http1(
+        test_aclose_cuts_a_body_delimited_by_the_end_of_the_connection),
     "queue": test_the_limit_queues_requests_in_order,
     "tls": test_tls,
 }

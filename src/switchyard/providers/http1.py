@@ -40,6 +40,9 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _UNSAFE_URL = re.compile(r"[\x00-\x20\x7f]")
 _PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+STALE_WINDOW_S = 1.0
+"""A pooled connection failing this soon after the request was written (before any response byte) is taken for
+one the upstream closed while idle, and the request is resent once on a new connection."""
 
 # What a request header's name means to _serialize.
 _PLAIN, _HOST, _DROP, _AGENT, _CONNECTION = range(5)
@@ -107,8 +110,14 @@ def _name_kind(name: str) -> int:
     return _SPECIAL_NAMES.get(name.lower(), _PLAIN)
 
 
+_SINGLE_VALUED = frozenset({"content-type", "content-length", "retry-after", "retry-after-ms", "date", "location"})
+"""Fields that hold one value: repeated, the first one counts (as aiohttp's ``get`` gives it), since a joined
+``"120, 120"`` would parse as neither."""
+
+
 class _Headers(Mapping[str, str]):
-    """Response headers, case-insensitive; repeated names joined with ``", "``. Keys iterate in lower case."""
+    """Response headers, case-insensitive; repeated names joined with ``", "`` (the first kept for
+    :data:`_SINGLE_VALUED` ones). Keys iterate in lower case."""
 
     __slots__ = ("_items",)
 
@@ -121,7 +130,10 @@ class _Headers(Mapping[str, str]):
             if decoded and name in ("content-encoding", "content-length"):
                 continue  # they described the encoded body, which the caller never sees
             value = value.strip(" \t")
-            items[name] = f"{items[name]}, {value}" if name in items else value
+            if name not in items:
+                items[name] = value
+            elif name not in _SINGLE_VALUED:
+                items[name] = f"{items[name]}, {value}"
         self._items = items
 
     def __getitem__(self, key: str) -> str:
@@ -414,6 +426,7 @@ async def _exchange(conn: Connection, data: bytes, is_head: bool, keep_alive: bo
     """Write the request and wait for the response head. ``False``: ``conn`` was a pooled connection that failed
     before the upstream sent a byte (the request may be resent on a new one); it is closed."""
     conn.begin(is_head, keep_alive, read_timeout, deadline)
+    written = conn.loop.time()
     if conn.exc is None:
         try:
             conn.transport.write(data)
@@ -423,7 +436,11 @@ async def _exchange(conn: Connection, data: bytes, is_head: bool, keep_alive: bo
         while not conn.headers_done:
             failed = conn.exc
             if failed is not None:
-                if conn.requests > 1 and not conn.got_bytes and not isinstance(failed, TimeoutError):
+                # Resent only when the failure came at once: a keep-alive connection the upstream had already
+                # closed. One that fails later may have been working on the request (a billable completion), and
+                # then the gateway's retry policy decides, visibly, as with a fresh connection.
+                if (conn.requests > 1 and not conn.got_bytes and not isinstance(failed, TimeoutError)
+                        and conn.loop.time() - written < STALE_WINDOW_S):
                     conn.abort()
                     return False
                 raise _failure(conn) from failed

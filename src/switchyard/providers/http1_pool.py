@@ -217,8 +217,11 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.active and not self.done:
-            if self.headers_done and exc is None and not self._framed():
-                self.done = True  # a body delimited by the end of the connection
+            # A body delimited by the end of the connection ends when the upstream closes it cleanly; not when
+            # this side did (``closed`` is set before the transport is told: aclose, an abandoned response), which
+            # would pass a truncated body off as whole.
+            if self.headers_done and exc is None and not self.closed and not self._framed():
+                self.done = True
             elif self.exc is None:
                 self.exc = exc if exc is not None else ServerDisconnectedError()
         self.keep_alive = False
