@@ -48,8 +48,8 @@ def pin_split() -> tuple[frozenset[int], frozenset[int]] | None:
     load generator and the simulator share the others. ``None`` with fewer than two CPUs (or no affinity API).
 
     Unpinned, the scheduler moves the server between cores it shares with the load generator and the upstream,
-    and how much it batches per wake-up changes with that: on this 2-core machine, CPU per request of the *same*
-    server moved by ±10 % from one run to the next. Pinned, the server's figures depend on its own work."""
+    and how much it batches per wake-up changes with that; pinned, its figures depend more on its own work. On this
+    2-core VM the host's own noise remains either way (bench/README.md, the A/A controls)."""
     if not hasattr(os, "sched_getaffinity"):
         return None
     cpus = sorted(os.sched_getaffinity(0))
