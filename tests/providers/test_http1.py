@@ -194,6 +194,13 @@ def answer(body: bytes = b"ok", status: str = "200 OK", headers: tuple[str, ...]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+async def head_then_stall(peer: Peer) -> None:
+    """Answers with a chunked head and never sends the body: a response that stays unfinished."""
+    await peer.request()
+    peer.writer.write(answer(b"", headers=("Transfer-Encoding: chunked",), length=False))
+    await peer.closed_by_client()
+
+
 def keep_answering(respond: Callable[[Seen], bytes] = lambda seen: answer()) -> Handler:
     async def handler(peer: Peer) -> None:
         while (seen := await peer.request()) is not None:
@@ -662,12 +669,7 @@ async def test_the_read_timeout_bounds_each_wait_on_a_reused_connection(http1: H
 
 
 async def test_a_forgotten_response_gives_its_connection_back(http1: Http1Transport) -> None:
-    async def stall(peer: Peer) -> None:
-        await peer.request()
-        peer.writer.write(answer(b"", headers=("Transfer-Encoding: chunked",), length=False))
-        await peer.closed_by_client()
-
-    async with RawServer(stall) as server:
+    async with RawServer(head_then_stall) as server:
         response = await http1.send(req("GET", server.url()))
         assert busy(http1) == 1
         del response
@@ -702,12 +704,7 @@ async def test_aclose_closes_pooled_connections_and_the_transport_reopens(transp
 
 
 async def test_aclose_ends_responses_in_flight(http1: Http1Transport) -> None:
-    async def stall(peer: Peer) -> None:
-        await peer.request()
-        peer.writer.write(answer(b"", headers=("Transfer-Encoding: chunked",), length=False))
-        await peer.closed_by_client()
-
-    async with RawServer(stall) as server:
+    async with RawServer(head_then_stall) as server:
         response = await http1.send(req("GET", server.url()))
         await http1.aclose()
         with pytest.raises(UpstreamUnavailableError, match="cut off"):
